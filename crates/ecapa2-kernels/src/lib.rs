@@ -1,0 +1,19 @@
+//! CPU kernels for the ECAPA2 network, kept apart from the network code.
+//!
+//! Activations are row-major `(C, H, W)` planes (`W` = time, contiguous) for one utterance;
+//! every kernel works on one utterance and spreads its own work over the current rayon pool,
+//! so callers control the thread count by installing a pool (no oversubscription: the GEMMs
+//! called from inside a parallel tile loop run single-threaded).
+
+#![warn(missing_docs)]
+
+pub mod conv3x3;
+pub mod cpu;
+pub mod epilogue;
+pub mod matmul;
+pub mod naive;
+pub mod pointwise;
+
+pub use conv3x3::Conv3x3;
+pub use epilogue::Epilogue;
+pub use pointwise::Pointwise;
