@@ -175,7 +175,11 @@ fn parse_lines<'a>(
     lines: impl Iterator<Item = (usize, Vec<&'a str>)>,
     format: TrialFormat,
 ) -> Result<TrialList, TrialsError> {
-    let expected = if format == TrialFormat::Unlabeled { 2 } else { 3 };
+    let expected = if format == TrialFormat::Unlabeled {
+        2
+    } else {
+        3
+    };
     let mut trials = Vec::new();
     for (line, f) in lines {
         if f.len() != expected {

@@ -50,7 +50,9 @@ impl HubConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         // Empty values count as unset, as a shell `export HF_TOKEN=` usually means "none".
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let home = var("HOME").or_else(|| var("USERPROFILE")).map(PathBuf::from);
+        let home = var("HOME")
+            .or_else(|| var("USERPROFILE"))
+            .map(PathBuf::from);
         let expand = |value: String| expand_user(&value, home.as_deref());
 
         let hf_home = match var("HF_HOME") {

@@ -1,0 +1,92 @@
+//! The engine's error type.
+
+use ecapa2_archive::ArchiveError;
+
+/// Everything that can go wrong between an archive on disk and an embedding.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The archive could not be read.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// A tensor the network needs is absent.
+    #[error("archive has no tensor `{path}` (expected shape {expected})")]
+    MissingTensor {
+        /// Dotted path that was looked up.
+        path: String,
+        /// The shape the network expected there.
+        expected: String,
+    },
+    /// A module the network needs is absent.
+    #[error("archive has no module `{path}` ({what})")]
+    MissingModule {
+        /// Dotted path that was looked up.
+        path: String,
+        /// What the module should have been.
+        what: String,
+    },
+    /// A tensor exists but its shape disagrees with the rest of the network.
+    #[error("tensor `{path}` has shape {shape:?}, expected {expected}")]
+    ShapeMismatch {
+        /// Dotted path of the tensor.
+        path: String,
+        /// Its shape in the archive.
+        shape: Vec<usize>,
+        /// What the network expected.
+        expected: String,
+    },
+    /// The archive states a hyper-parameter this engine does not implement.
+    #[error("module `{path}`: unsupported {what}")]
+    Unsupported {
+        /// Dotted path of the module.
+        path: String,
+        /// What is unsupported, with the stated value.
+        what: String,
+    },
+    /// A label id that the model does not provide.
+    #[error("unknown feature label `{label}`; valid labels are {valid}")]
+    UnknownLabel {
+        /// The offending id.
+        label: String,
+        /// The valid ids, in network order.
+        valid: String,
+    },
+    /// The audio is too short for the network.
+    #[error("audio has {samples} samples; at least {min} are needed ({min_ms:.0} ms at 16 kHz)")]
+    AudioTooShort {
+        /// Samples given.
+        samples: usize,
+        /// Minimum accepted.
+        min: usize,
+        /// The minimum in milliseconds.
+        min_ms: f64,
+    },
+    /// The audio holds NaN or infinity.
+    #[error("audio sample {index} is {value} (not a finite number)")]
+    NonFinite {
+        /// Index of the first bad sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+    },
+    /// A batch whose rows differ in length where equal lengths are required.
+    #[error("batch row {row} has {len} samples, row 0 has {expected}")]
+    RaggedBatch {
+        /// Row index.
+        row: usize,
+        /// Its length.
+        len: usize,
+        /// Length of row 0.
+        expected: usize,
+    },
+    /// The thread pool could not be created.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads {
+        /// Requested thread count.
+        threads: usize,
+        /// The reason.
+        message: String,
+    },
+}
+
+/// Shorthand for results with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

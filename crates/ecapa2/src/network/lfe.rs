@@ -1,0 +1,72 @@
+//! Local feature extractor (spec 3.1–3.2): 20 convolution blocks over the (frequency, time)
+//! plane, each Conv3×3 → ReLU → BN three times, a squeeze-excitation gate, and a residual.
+
+use super::se::Se2d;
+use ecapa2_kernels::{Conv3x3, Pointwise};
+
+/// The residual path of a block, added after the SE gate with no activation afterwards.
+#[derive(Debug, Clone)]
+pub enum Residual {
+    /// No residual (the first block, and the block that widens 164 → 192 channels).
+    None,
+    /// `x` itself (same width, stride 1).
+    Identity,
+    /// `downsample_k`: Conv2d 1×1 with the block's stride, no bias, then BN (folded).
+    Projection(Pointwise),
+}
+
+/// One LFE block ("ECAPA2ConvBlock").
+#[derive(Debug, Clone)]
+pub struct ConvBlock {
+    /// Module name in the archive (`conv_4`), for logs and reports.
+    pub name: String,
+    /// Conv3×3 (stride (s, 1)) → ReLU → BN.
+    pub conv1: Conv3x3,
+    /// Conv3×3 → ReLU → BN.
+    pub conv2: Conv3x3,
+    /// Conv3×3 → ReLU → BN.
+    pub conv3: Conv3x3,
+    /// Squeeze-excitation.
+    pub se: Se2d,
+    /// Residual path.
+    pub residual: Residual,
+    /// Frequency stride of conv1 (and of the projection).
+    pub stride: usize,
+}
+
+/// A `(channels, height, width)` activation for one utterance.
+#[derive(Debug, Clone)]
+pub struct Planes {
+    /// Row-major data.
+    pub data: Vec<f32>,
+    /// Channels.
+    pub c: usize,
+    /// Frequency rows.
+    pub h: usize,
+    /// Time frames.
+    pub w: usize,
+}
+
+impl ConvBlock {
+    /// Runs the block.
+    pub fn forward(&self, x: &Planes) -> Planes {
+        let (h, w) = (x.h, x.w);
+        let ho = self.conv1.out_height(h);
+        let c = self.conv1.out_channels();
+        let mut a = vec![0.0f32; c * ho * w];
+        self.conv1.forward(&x.data, h, w, &mut a);
+        let mut b = vec![0.0f32; c * ho * w];
+        self.conv2.forward(&a, ho, w, &mut b);
+        self.conv3.forward(&b, ho, w, &mut a);
+        self.se.forward(&mut a, c, ho, w);
+        match &self.residual {
+            Residual::None => {}
+            Residual::Identity => a.iter_mut().zip(&x.data).for_each(|(y, r)| *y += r),
+            Residual::Projection(p) => {
+                p.forward_strided_rows(&x.data, h, w, self.stride, &mut b);
+                a.iter_mut().zip(&b).for_each(|(y, r)| *y += r);
+            }
+        }
+        Planes { data: a, c, h: ho, w }
+    }
+}

@@ -1,0 +1,104 @@
+//! The ECAPA2 network after the front-end, read top to bottom like spec section 3:
+//! LFE (20 conv blocks) → flatten → tdnn_1 → tdnn_2 → dense_1 → pooling_1 → dense_2.
+
+pub mod gfe;
+pub mod layers;
+pub mod lfe;
+pub mod pooling;
+pub mod se;
+pub mod stats;
+
+use crate::labels::{Label, LabelSet};
+use gfe::{SeRes2Block, TappedConv};
+use layers::Linear;
+use lfe::{ConvBlock, Planes};
+use pooling::AttentivePooling;
+
+/// The bound network: every layer with its weights in kernel layout.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// LFE blocks conv_1..conv_20.
+    pub blocks: Vec<ConvBlock>,
+    /// tdnn_1: Conv1d k=1 → ReLU → BN (gfe_1 tap before the ReLU).
+    pub tdnn_1: TappedConv,
+    /// tdnn_2: SE-Res2Net block with identity skip (gfe_2 tap at conv1).
+    pub tdnn_2: SeRes2Block,
+    /// dense_1: Conv1d k=1 → ReLU (pool tap before the ReLU).
+    pub dense_1: TappedConv,
+    /// pooling_1 (attention tap before its BN).
+    pub pooling: AttentivePooling,
+    /// dense_2: the embedding layer.
+    pub dense_2: Linear,
+}
+
+impl Network {
+    /// Width of a feature.
+    pub fn dim(&self, label: Label) -> usize {
+        match label {
+            Label::Gfe1 => 2 * self.tdnn_1.conv.out_channels(),
+            Label::Gfe2 => 2 * self.tdnn_2.conv1.conv.out_channels(),
+            Label::Pool | Label::Attention => 2 * self.dense_1.conv.out_channels(),
+            Label::Embedding => self.dense_2.out_features(),
+        }
+    }
+
+    /// Total width of a label set.
+    pub fn dims(&self, labels: LabelSet) -> usize {
+        labels.iter().map(|l| self.dim(l)).sum()
+    }
+
+    /// Frames the GFE needs: the Res2Net's reflect padding needs more than `padding` frames and
+    /// the unbiased variances need two.
+    pub fn min_frames(&self) -> usize {
+        let pad = self.tdnn_2.convs.iter().map(|(c, _)| c.padding).max().unwrap_or(0);
+        (pad + 1).max(2)
+    }
+
+    /// Runs one utterance from its normalised log-spectrogram `(bins, frames)` and returns the
+    /// requested features concatenated in network order. Stops after the deepest label needed.
+    pub fn forward(&self, spec: Vec<f32>, bins: usize, frames: usize, labels: LabelSet) -> Vec<f32> {
+        let t = frames;
+        let mut out = Vec::with_capacity(self.dims(labels));
+        let Some(deepest) = labels.deepest() else { return out };
+
+        let mut x = Planes { data: spec, c: 1, h: bins, w: t };
+        for block in &self.blocks {
+            let _span = tracing::trace_span!("lfe", block = %block.name).entered();
+            x = block.forward(&x);
+        }
+        // (C, F, T) → (C·F, T): channel-major, which is already the memory order.
+        let flat = x.data;
+
+        let (pre, x1) = self.tdnn_1.forward(&flat, t);
+        if labels.contains(Label::Gfe1) {
+            out.extend(stats::mean_var(&pre, self.tdnn_1.conv.out_channels(), t));
+        }
+        if deepest == Label::Gfe1 {
+            return out;
+        }
+        let (pre, a) = self.tdnn_2.conv1_tap(&x1, t);
+        if labels.contains(Label::Gfe2) {
+            out.extend(stats::mean_var(&pre, self.tdnn_2.conv1.conv.out_channels(), t));
+        }
+        if deepest == Label::Gfe2 {
+            return out;
+        }
+        let x2 = self.tdnn_2.finish(&x1, &a, t);
+        let (pre, x3) = self.dense_1.forward(&x2, t);
+        let c = self.dense_1.conv.out_channels();
+        if labels.contains(Label::Pool) {
+            out.extend(stats::mean_var(&pre, c, t));
+        }
+        if deepest == Label::Pool {
+            return out;
+        }
+        let attended = self.pooling.attend(&x3, c, t);
+        if labels.contains(Label::Attention) {
+            out.extend_from_slice(&attended);
+        }
+        if labels.contains(Label::Embedding) {
+            out.extend(self.dense_2.forward(&self.pooling.normalise(attended)));
+        }
+        out
+    }
+}
