@@ -2,22 +2,43 @@
 //!
 //! Nothing in an archive is ever executed: the pickle is interpreted by a small opcode machine
 //! that only knows the globals `torch.jit.save` emits, and class-body constants are parsed from
-//! the generated `code/` files with a bounded grammar.
+//! the generated `code/` files with a bounded grammar. Every size read from the input is checked
+//! against the real data before anything is allocated from it, so a malformed or hostile file
+//! yields an [`ArchiveError`], never a panic or an unbounded allocation.
 //!
-//! API CONTRACT (the engine binds against exactly this; implementation may be split into files):
+//! ```no_run
+//! # fn main() -> Result<(), ecapa2_archive::ArchiveError> {
+//! let ts = ecapa2_archive::TorchScript::open(std::path::Path::new("ecapa2.pt"))?;
+//! for (name, t) in ts.named_tensors() {
+//!     println!("{name}: {t}");
+//! }
+//! println!("{}", ts.describe());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
+mod constants;
+mod describe;
+mod error;
+mod limits;
+mod object_tree;
+mod pickle;
+mod safetensors;
+mod tensor;
+mod zip_archive;
+
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
+use std::sync::Arc;
 
-/// Errors from reading an archive. Every malformed input maps to one of these; never a panic.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    /// Placeholder; the implementation defines the real variants.
-    #[error("{0}")]
-    Other(String),
-}
+pub use error::ArchiveError;
+pub use safetensors::{
+    read_safetensors, read_safetensors_bytes, safetensors_bytes, write_safetensors,
+};
 
 /// Element type of a stored tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
     /// 32-bit float.
     F32,
@@ -32,24 +53,19 @@ pub enum DType {
 }
 
 /// A tensor as stored in the archive (already materialised as a contiguous, row-major copy).
-#[derive(Debug, Clone)]
+///
+/// Cloning is cheap: the element bytes are shared.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     /// Element type in the archive.
     pub dtype: DType,
     /// Shape (empty for a scalar).
     pub shape: Vec<usize>,
-    // implementation-defined storage
+    /// Contiguous row-major little-endian elements; always `numel * dtype.size_of()` bytes.
+    data: Arc<Vec<u8>>,
 }
 
 impl Tensor {
-    /// Contiguous row-major values converted to f32 (f16/bf16/f64/i64 converted).
-    pub fn to_f32(&self) -> Vec<f32> {
-        todo!()
-    }
-    /// Contiguous row-major values as i64 (errors unless the dtype is I64).
-    pub fn to_i64(&self) -> Result<Vec<i64>, ArchiveError> {
-        todo!()
-    }
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
@@ -57,7 +73,7 @@ impl Tensor {
 }
 
 /// A value in the module tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// Python `None`.
     None,
@@ -81,8 +97,72 @@ pub enum Value {
     Object(Object),
 }
 
+impl Value {
+    /// The int, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number as f64 (ints converted), if this is a float or an int.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The bool, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items of a tuple or list.
+    pub fn as_seq(&self) -> Option<&[Value]> {
+        match self {
+            Value::Tuple(v) | Value::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A tuple or list of ints (e.g. `stride`, `kernel_size`).
+    pub fn as_ints(&self) -> Option<Vec<i64>> {
+        self.as_seq()?.iter().map(Value::as_int).collect()
+    }
+
+    /// The tensor, if this is one.
+    pub fn as_tensor(&self) -> Option<&Tensor> {
+        match self {
+            Value::Tensor(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
 /// One `__torch__.<path>.<Class>` module object.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Object {
     /// Fully qualified class, e.g. `__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv2d`.
     pub qualified_class: String,
@@ -95,23 +175,68 @@ pub struct Object {
 impl Object {
     /// Bare class name (`Conv2d`), mangling removed.
     pub fn class_name(&self) -> &str {
-        todo!()
+        // Mangling is a `___torch_mangle_N` path component before the class, never in the name.
+        self.qualified_class
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.qualified_class)
     }
-    /// Attribute by name.
+
+    /// Attribute by name (the last one if a malformed pickle repeats a name, as Python would).
     pub fn attr(&self, name: &str) -> Option<&Value> {
-        todo!()
+        self.attributes
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
+
     /// Constant by name.
     pub fn constant(&self, name: &str) -> Option<&Value> {
-        todo!()
+        self.constants
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
+
+    /// Submodule by attribute name.
+    pub fn child(&self, name: &str) -> Option<&Object> {
+        self.attr(name)?.as_object()
+    }
+
+    /// Tensor attribute by name.
+    pub fn tensor(&self, name: &str) -> Option<&Tensor> {
+        self.attr(name)?.as_tensor()
+    }
+
     /// Submodules (attributes whose value is an Object), in stored order.
     pub fn children(&self) -> impl Iterator<Item = (&str, &Object)> {
-        std::iter::empty()
+        self.attributes
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_object()?)))
     }
+
     /// Direct tensor attributes (parameters and buffers), in stored order.
     pub fn tensors(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        std::iter::empty()
+        self.attributes
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_tensor()?)))
+    }
+
+    fn collect_tensors<'a>(&'a self, prefix: &str, out: &mut Vec<(String, &'a Tensor)>) {
+        for (k, v) in &self.attributes {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Tensor(t) => out.push((path, t)),
+                Value::Object(o) => o.collect_tensors(&path, out),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -125,22 +250,38 @@ pub struct TorchScript {
 impl TorchScript {
     /// Reads an archive from a file.
     pub fn open(path: &Path) -> Result<Self, ArchiveError> {
-        let _ = path;
-        todo!()
+        let file = std::fs::File::open(path).map_err(|source| ArchiveError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_reader(BufReader::new(file))
     }
+
     /// Reads an archive from bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ArchiveError> {
-        let _ = bytes;
-        todo!()
+        Self::from_reader(Cursor::new(bytes))
     }
+
+    /// Reads an archive from any seekable reader.
+    pub fn from_reader<R: Read + Seek>(reader: R) -> Result<Self, ArchiveError> {
+        let mut src = zip_archive::ZipSource::new(reader)?;
+        let root = object_tree::load_root(&mut src)?;
+        Ok(Self { root })
+    }
+
     /// Every tensor with its dotted path (`conv_1.conv1.weight`), depth-first in stored order.
     pub fn named_tensors(&self) -> Vec<(String, &Tensor)> {
-        todo!()
+        let mut out = Vec::new();
+        self.root.collect_tensors("", &mut out);
+        out
     }
-}
 
-/// Reads a `.safetensors` file into named tensors, in file order.
-pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>, ArchiveError> {
-    let _ = path;
-    todo!()
+    /// The module at a dotted path (`""` is the root).
+    pub fn module(&self, path: &str) -> Option<&Object> {
+        if path.is_empty() {
+            return Some(&self.root);
+        }
+        path.split('.')
+            .try_fold(&self.root, |o, name| o.child(name))
+    }
 }

@@ -1,1 +1,33 @@
-//! placeholder
+//! Audio input for ECAPA2: turn a file into 16 kHz mono `f32` samples the model accepts.
+//!
+//! ```no_run
+//! let loaded = ecapa2_audio::load("speech.flac", &ecapa2_audio::LoadOptions::default())?;
+//! println!("{}", loaded.summary()); // e.g. "44100 Hz stereo FLAC (2.91 s) -> resampled to 16000 Hz, mixed to mono"
+//! let samples: &[f32] = &loaded.signals[0];
+//! # Ok::<(), ecapa2_audio::AudioError>(())
+//! ```
+//!
+//! - [`decode()`](decode::decode): WAV (PCM 8/16/24/32, float), FLAC, MP3, Ogg-Vorbis via
+//!   symphonia; PCM16 becomes `x / 32768` exactly as in torchaudio.
+//! - [`ChannelMode`]: average the channels (default) or keep them as separate signals.
+//! - [`resample()`](resample::resample): rubato FFT resampler, no delay, `round(N * to / from)`
+//!   samples.
+//! - [`validate()`](validate::validate): empty, too short ([`MIN_SAMPLES`]) and NaN/Inf checks.
+//!
+//! Every error is an [`AudioError`] naming the file; nothing in this crate panics on bad input.
+
+#![warn(missing_docs)]
+
+pub mod channels;
+pub mod decode;
+pub mod error;
+pub mod load;
+pub mod resample;
+pub mod validate;
+
+pub use channels::{mix_down, ChannelMode};
+pub use decode::{decode, Decoded};
+pub use error::AudioError;
+pub use load::{load, LoadOptions, Loaded, TARGET_SAMPLE_RATE};
+pub use resample::{resample, resampled_len};
+pub use validate::{validate, MIN_SAMPLES};

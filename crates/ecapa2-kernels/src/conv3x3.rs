@@ -1,12 +1,62 @@
 //! 3×3 convolution, zero padding 1, stride (s, 1): the LFE's workhorse.
 //!
-//! Baseline algorithm: tiled im2col + one GEMM per tile (K = 9·Cin), tiles spread over the rayon
-//! pool, the epilogue applied while the tile is still in cache. Memory stays bounded for any
-//! input length: the im2col buffer holds one tile, never the whole image.
+//! Three algorithms, picked per layer at construction ([`Algorithm::Auto`]) from the shape and
+//! the CPU's features:
+//!
+//! * [`Algorithm::Winograd`] — Winograd F(4×4, 3×3) (see `winograd.rs`): 36 GEMMs on
+//!   transformed tiles, 4× fewer multiplications; used when `Cin ≥ 16` and stride ≤ 2 (a
+//!   stride-2 layer is computed at full resolution and decimated, still 2× fewer).
+//! * [`Algorithm::Direct`] — direct convolution vectorised over time for `Cin ≤ 4` (the 1→164
+//!   stem), where a GEMM's K = 9·Cin is too small to pay.
+//! * [`Algorithm::Im2col`] — tiled im2col + one `gemm`-crate GEMM per tile (K = 9·Cin), tiles
+//!   spread over the rayon pool, the epilogue applied while the tile is in cache. Any shape.
+//!
+//! All of them keep memory bounded for any input length (per-thread scratch of one tile or
+//! block, reused across calls) and apply the epilogue before the output leaves cache.
 
+use crate::cpu::SimdLevel;
+use crate::direct::{self, Direct};
 use crate::epilogue::Epilogue;
 use crate::matmul::{matmul, MatRef, Threads};
+use crate::scratch::with_scratch;
+use crate::winograd::Winograd;
 use rayon::prelude::*;
+
+/// Which algorithm a [`Conv3x3`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// Choose from the shape (the default; see the module documentation).
+    Auto,
+    /// Tiled im2col + GEMM.
+    Im2col,
+    /// Direct convolution (only for `Cin ≤ 4`; otherwise falls back to `Auto`'s choice).
+    Direct,
+    /// Winograd F(4×4, 3×3) at the given SIMD level (lowered to what the CPU runs).
+    Winograd(SimdLevel),
+}
+
+impl Algorithm {
+    /// What `Auto` picks for a layer.
+    pub fn auto(cin: usize, stride_h: usize) -> Self {
+        if cin <= direct::MAX_CIN {
+            Algorithm::Direct
+        } else if cin >= 16 && stride_h <= 2 {
+            Algorithm::Winograd(SimdLevel::best())
+        } else {
+            Algorithm::Im2col
+        }
+    }
+
+    /// A short name for tables and logs.
+    pub fn name(&self) -> String {
+        match self {
+            Algorithm::Auto => "auto".into(),
+            Algorithm::Im2col => "im2col".into(),
+            Algorithm::Direct => "direct".into(),
+            Algorithm::Winograd(l) => format!("winograd-{}", l.name()),
+        }
+    }
+}
 
 /// Target number of output columns (pixels) per tile: large enough for an efficient GEMM,
 /// small enough that the im2col tile (9·Cin × this) stays in L2.
@@ -15,6 +65,22 @@ const TILE_COLUMNS: usize = 256;
 /// A 3×3 convolution with its weights laid out for the kernel and its epilogue.
 #[derive(Debug, Clone)]
 pub struct Conv3x3 {
+    cin: usize,
+    cout: usize,
+    stride_h: usize,
+    kernel: Kernel,
+}
+
+#[derive(Debug, Clone)]
+enum Kernel {
+    Im2col(Im2col),
+    Direct(Direct),
+    Winograd(Winograd),
+}
+
+/// The im2col + GEMM baseline.
+#[derive(Debug, Clone)]
+struct Im2col {
     cin: usize,
     cout: usize,
     stride_h: usize,
@@ -39,11 +105,88 @@ impl Conv3x3 {
     /// # Panics
     /// If the weight or epilogue lengths disagree with `cout`/`cin` (the binder checks shapes
     /// first, so this is a programming error).
-    pub fn new(weight: &[f32], cout: usize, cin: usize, stride_h: usize, epilogue: Epilogue) -> Self {
+    pub fn new(
+        weight: &[f32],
+        cout: usize,
+        cin: usize,
+        stride_h: usize,
+        epilogue: Epilogue,
+    ) -> Self {
+        Self::with_algorithm(weight, cout, cin, stride_h, epilogue, Algorithm::Auto)
+    }
+
+    /// As [`Conv3x3::new`], with the algorithm forced (benchmarks and tests). A choice the
+    /// shape does not allow (`Direct` with `Cin > 4`) falls back to `Auto`'s; a SIMD level
+    /// the CPU lacks is lowered.
+    ///
+    /// # Panics
+    /// As [`Conv3x3::new`].
+    pub fn with_algorithm(
+        weight: &[f32],
+        cout: usize,
+        cin: usize,
+        stride_h: usize,
+        epilogue: Epilogue,
+        algorithm: Algorithm,
+    ) -> Self {
         assert_eq!(weight.len(), cout * cin * 9, "Conv3x3: weight length");
         assert!(epilogue.check(cout), "Conv3x3: epilogue length");
         assert!(stride_h >= 1, "Conv3x3: stride");
-        Self { cin, cout, stride_h, weight: weight.to_vec(), epilogue }
+        let algorithm = match algorithm {
+            Algorithm::Auto => Algorithm::auto(cin, stride_h),
+            Algorithm::Direct if cin > direct::MAX_CIN => Algorithm::auto(cin, stride_h),
+            a => a,
+        };
+        let kernel = match algorithm {
+            Algorithm::Direct => Kernel::Direct(Direct::new(
+                weight,
+                cout,
+                cin,
+                stride_h,
+                &epilogue,
+                SimdLevel::best(),
+            )),
+            Algorithm::Winograd(level) => Kernel::Winograd(Winograd::new(
+                weight,
+                cout,
+                cin,
+                stride_h,
+                &epilogue,
+                level.supported(),
+            )),
+            _ => Kernel::Im2col(Im2col {
+                cin,
+                cout,
+                stride_h,
+                weight: weight.to_vec(),
+                epilogue,
+            }),
+        };
+        Self {
+            cin,
+            cout,
+            stride_h,
+            kernel,
+        }
+    }
+
+    /// The algorithm this layer runs (never `Auto`).
+    pub fn algorithm(&self) -> Algorithm {
+        match &self.kernel {
+            Kernel::Im2col(_) => Algorithm::Im2col,
+            Kernel::Direct(_) => Algorithm::Direct,
+            Kernel::Winograd(w) => Algorithm::Winograd(w.level()),
+        }
+    }
+
+    /// The SIMD level of the hand-written kernels (`None` for im2col, whose GEMM the `gemm`
+    /// crate dispatches itself).
+    pub fn simd_level(&self) -> Option<SimdLevel> {
+        match &self.kernel {
+            Kernel::Im2col(_) => None,
+            Kernel::Direct(d) => Some(d.level()),
+            Kernel::Winograd(w) => Some(w.level()),
+        }
     }
 
     /// Input channels.
@@ -72,14 +215,44 @@ impl Conv3x3 {
         if w == 0 || ho == 0 {
             return;
         }
+        match &self.kernel {
+            Kernel::Im2col(k) => k.forward(input, h, w, out),
+            Kernel::Direct(k) => k.forward(input, h, w, out),
+            Kernel::Winograd(k) => k.forward(input, h, w, out),
+        }
+    }
+}
+
+impl Im2col {
+    fn forward(&self, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
+        let ho = (h - 1) / self.stride_h + 1;
         let tiles = plan_tiles(ho, w);
         let plane = ho * w;
         let out_ptr = SharedOut(out.as_mut_ptr(), out.len());
         let k = self.cin * 9;
-        tiles.par_iter().for_each_init(Vec::new, |col, tile| {
+        tiles.par_iter().for_each(|tile| {
             let n = tile.rows * tile.cols;
-            col.resize(k * n, 0.0);
-            self.im2col(input, h, w, tile, col);
+            with_scratch(k * n, |col| {
+                self.tile(input, h, w, tile, col, out_ptr, plane)
+            });
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tile(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        tile: &Tile,
+        col: &mut [f32],
+        out_ptr: SharedOut,
+        plane: usize,
+    ) {
+        let k = self.cin * 9;
+        let n = tile.rows * tile.cols;
+        self.im2col(input, h, w, tile, col);
+        {
             let start = tile.row0 * w + tile.t0;
             // SAFETY: tiles partition every channel plane into disjoint column ranges
             // [start, start + n), so concurrent tiles never write the same element, and
@@ -96,7 +269,7 @@ impl Conv3x3 {
             for c in 0..self.cout {
                 self.epilogue.apply(c, &mut dst[c * plane..c * plane + n]);
             }
-        });
+        }
     }
 
     /// Gathers the 3×3 neighbourhoods of one tile: row `ci·9 + dy·3 + dx`, column = pixel.
@@ -118,7 +291,11 @@ impl Conv3x3 {
                         // Output column t reads input column t + dx - 1.
                         for (j, d) in dst.iter_mut().enumerate() {
                             let ix = (tile.t0 + j + dx) as isize - 1;
-                            *d = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                            *d = if ix < 0 || ix >= w as isize {
+                                0.0
+                            } else {
+                                src[ix as usize]
+                            };
                         }
                     }
                 }
@@ -134,7 +311,12 @@ fn plan_tiles(ho: usize, w: usize) -> Vec<Tile> {
             let mut t0 = 0;
             while t0 < w {
                 let cols = TILE_COLUMNS.min(w - t0);
-                tiles.push(Tile { row0, rows: 1, t0, cols });
+                tiles.push(Tile {
+                    row0,
+                    rows: 1,
+                    t0,
+                    cols,
+                });
                 t0 += cols;
             }
         }
@@ -143,7 +325,12 @@ fn plan_tiles(ho: usize, w: usize) -> Vec<Tile> {
         let mut row0 = 0;
         while row0 < ho {
             let rows = rows_per_tile.min(ho - row0);
-            tiles.push(Tile { row0, rows, t0: 0, cols: w });
+            tiles.push(Tile {
+                row0,
+                rows,
+                t0: 0,
+                cols: w,
+            });
             row0 += rows;
         }
     }
@@ -160,7 +347,7 @@ unsafe impl Sync for SharedOut {}
 impl SharedOut {
     /// # Safety
     /// The caller must only touch elements no other thread touches concurrently.
-    unsafe fn slice_from(&self, start: usize) -> &mut [f32] {
+    unsafe fn slice_from<'a>(self, start: usize) -> &'a mut [f32] {
         std::slice::from_raw_parts_mut(self.0.add(start), self.1 - start)
     }
 }
@@ -174,10 +361,209 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
             })
             .collect()
+    }
+
+    /// Relative L2 and max-abs (relative to max |ref|) errors of `algorithm` against the f64
+    /// direct convolution, epilogue included.
+    fn errors(
+        cin: usize,
+        cout: usize,
+        h: usize,
+        w: usize,
+        stride: usize,
+        algorithm: Algorithm,
+    ) -> (f64, f64) {
+        let x = pseudo_random(cin * h * w, 1 + h as u64);
+        let wt = pseudo_random(cout * cin * 9, 2 + w as u64);
+        let b = pseudo_random(cout, 3);
+        let scale: Vec<f32> = pseudo_random(cout, 4).iter().map(|v| 1.0 + v).collect();
+        let shift = pseudo_random(cout, 5);
+        let mut checked = 0;
+        let mut worst = (0.0f64, 0.0f64);
+        for (relu, affine) in [(false, None), (true, Some((scale, shift)))] {
+            let ep = Epilogue {
+                bias: Some(b.clone()),
+                relu,
+                affine,
+            };
+            let conv = Conv3x3::with_algorithm(&wt, cout, cin, stride, ep.clone(), algorithm);
+            let ho = conv.out_height(h);
+            let mut y = vec![f32::NAN; cout * ho * w];
+            conv.forward(&x, h, w, &mut y);
+            let (mut r, rh, rw) = naive::conv2d(
+                &x,
+                (cin, h, w),
+                &wt,
+                (cout, 3, 3),
+                None,
+                (stride, 1),
+                (1, 1),
+            );
+            assert_eq!((rh, rw), (ho, w));
+            for c in 0..cout {
+                ep.apply(c, &mut r[c * ho * w..(c + 1) * ho * w]);
+            }
+            let (mut d2, mut r2, mut dmax, mut rmax) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for (a, b) in y.iter().zip(&r) {
+                let (a, b) = (*a as f64, *b as f64);
+                assert!(
+                    a.is_finite(),
+                    "non-finite output ({algorithm:?} cin {cin} h {h} w {w} s {stride})"
+                );
+                d2 += (a - b) * (a - b);
+                r2 += b * b;
+                dmax = dmax.max((a - b).abs());
+                rmax = rmax.max(b.abs());
+            }
+            worst.0 = worst.0.max((d2 / r2.max(1e-300)).sqrt());
+            worst.1 = worst.1.max(dmax / rmax.max(1e-300));
+            checked += 1;
+        }
+        assert_eq!(checked, 2);
+        worst
+    }
+
+    /// Odd shapes: heights not a multiple of the 4-row tile (and 1), widths 1..3 and not a
+    /// multiple of 4 or 64, channel counts off the register blocking, stride 2.
+    const SHAPES: [(usize, usize, usize, usize, usize); 16] = [
+        (3, 5, 7, 9, 1),
+        (4, 6, 8, 300, 1),
+        (4, 6, 9, 5, 2),
+        (1, 4, 16, 3, 1),
+        (5, 3, 2, 600, 2),
+        (16, 12, 13, 37, 1),
+        (17, 13, 5, 1, 1),
+        (16, 7, 9, 2, 1),
+        (16, 8, 1, 3, 1),
+        (18, 9, 1, 70, 2),
+        (20, 9, 11, 70, 2),
+        (32, 24, 3, 129, 2),
+        (24, 20, 33, 17, 1),
+        (40, 26, 6, 257, 1),
+        (64, 50, 10, 66, 2),
+        (164, 30, 12, 100, 1),
+    ];
+
+    fn check_all(algorithm: Algorithm, max_l2: f64, max_abs: f64) {
+        for &(cin, cout, h, w, s) in &SHAPES {
+            let (l2, abs) = errors(cin, cout, h, w, s, algorithm);
+            eprintln!(
+                "{algorithm:?} cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}"
+            );
+            assert!(
+                l2 <= max_l2 && abs <= max_abs,
+                "{algorithm:?} cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}"
+            );
+        }
+    }
+
+    #[test]
+    fn im2col_matches_direct() {
+        check_all(Algorithm::Im2col, 1e-6, 2e-6);
+    }
+
+    #[test]
+    fn direct_matches_reference() {
+        // Falls back to Auto's choice above 4 input channels.
+        check_all(Algorithm::Direct, 2e-6, 4e-6);
+    }
+
+    #[test]
+    fn winograd_matches_direct_at_every_level() {
+        for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512] {
+            check_all(Algorithm::Winograd(level), 4e-6, 1e-5);
+        }
+    }
+
+    /// Error growth through 20 stacked Conv → ReLU → affine layers (the LFE's depth), each
+    /// layer fed its own previous output, against the same stack through the f64 direct
+    /// convolution: the brief's budget is 1e-4 relative L2 at the end.
+    #[test]
+    fn twenty_stacked_layers_stay_accurate() {
+        let (c, h, w, layers) = (48, 12, 21, 20);
+        let mut x = pseudo_random(c * h * w, 99);
+        let mut r = x.clone();
+        for l in 0..layers {
+            let std = (2.0 / (9.0 * c as f32)).sqrt() * 3.4; // uniform(-.5,.5) has std 0.29
+            let wt: Vec<f32> = pseudo_random(c * c * 9, 100 + l)
+                .iter()
+                .map(|v| v * std)
+                .collect();
+            let scale: Vec<f32> = pseudo_random(c, 200 + l)
+                .iter()
+                .map(|v| 1.0 + 0.5 * v)
+                .collect();
+            let ep = Epilogue {
+                bias: Some(pseudo_random(c, 300 + l)),
+                relu: true,
+                affine: Some((scale, pseudo_random(c, 400 + l))),
+            };
+            let conv = Conv3x3::new(&wt, c, c, 1, ep.clone());
+            assert!(matches!(conv.algorithm(), Algorithm::Winograd(_)));
+            let mut y = vec![0.0; c * h * w];
+            conv.forward(&x, h, w, &mut y);
+            x = y;
+            let (mut ry, _, _) = naive::conv2d(&r, (c, h, w), &wt, (c, 3, 3), None, (1, 1), (1, 1));
+            for ch in 0..c {
+                ep.apply(ch, &mut ry[ch * h * w..(ch + 1) * h * w]);
+            }
+            r = ry;
+        }
+        let (d2, r2) = x.iter().zip(&r).fold((0.0f64, 0.0f64), |(d, n), (a, b)| {
+            (d + (*a as f64 - *b as f64).powi(2), n + (*b as f64).powi(2))
+        });
+        let rel = (d2 / r2).sqrt();
+        eprintln!(
+            "20 layers: relative L2 {rel:.2e}, output rms {:.3}",
+            (r2 / r.len() as f64).sqrt()
+        );
+        assert!(rel < 1e-4, "20 stacked layers: relative L2 {rel:.2e}");
+    }
+
+    #[test]
+    fn auto_selection() {
+        assert_eq!(Algorithm::auto(1, 1), Algorithm::Direct);
+        assert_eq!(
+            Algorithm::auto(164, 1),
+            Algorithm::Winograd(SimdLevel::best())
+        );
+        assert_eq!(
+            Algorithm::auto(164, 2),
+            Algorithm::Winograd(SimdLevel::best())
+        );
+        assert_eq!(Algorithm::auto(8, 1), Algorithm::Im2col);
+        assert_eq!(Algorithm::auto(164, 3), Algorithm::Im2col);
+        let c = Conv3x3::new(&[0.0; 9 * 4], 4, 1, 1, Epilogue::default());
+        assert_eq!(c.algorithm(), Algorithm::Direct);
+    }
+
+    /// Repeated calls, and calls on pools of different sizes, give identical results (no state
+    /// leaks through the reused scratch).
+    #[test]
+    fn deterministic_across_calls_and_pools() {
+        let (cin, cout, h, w) = (24, 20, 17, 90);
+        let x = pseudo_random(cin * h * w, 11);
+        let wt = pseudo_random(cout * cin * 9, 12);
+        for algorithm in [Algorithm::Auto, Algorithm::Im2col] {
+            let conv = Conv3x3::with_algorithm(&wt, cout, cin, 1, Epilogue::default(), algorithm);
+            let mut first = vec![0.0; cout * h * w];
+            conv.forward(&x, h, w, &mut first);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut y = vec![0.0; cout * h * w];
+                pool.install(|| conv.forward(&x, h, w, &mut y));
+                assert_eq!(y, first, "{algorithm:?} threads {threads}");
+            }
+        }
     }
 
     fn check(cin: usize, cout: usize, h: usize, w: usize, stride: usize) {
@@ -189,15 +575,34 @@ mod tests {
             cout,
             cin,
             stride,
-            Epilogue { bias: Some(b.clone()), relu: false, affine: None },
+            Epilogue {
+                bias: Some(b.clone()),
+                relu: false,
+                affine: None,
+            },
         );
         let ho = conv.out_height(h);
         let mut y = vec![0.0; cout * ho * w];
         conv.forward(&x, h, w, &mut y);
-        let (r, rh, rw) = naive::conv2d(&x, (cin, h, w), &wt, (cout, 3, 3), Some(&b), (stride, 1), (1, 1));
+        let (r, rh, rw) = naive::conv2d(
+            &x,
+            (cin, h, w),
+            &wt,
+            (cout, 3, 3),
+            Some(&b),
+            (stride, 1),
+            (1, 1),
+        );
         assert_eq!((rh, rw), (ho, w));
-        let err = y.iter().zip(&r).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(err < 1e-4, "max abs err {err} (cin {cin} h {h} w {w} s {stride})");
+        let err = y
+            .iter()
+            .zip(&r)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            err < 1e-4,
+            "max abs err {err} (cin {cin} h {h} w {w} s {stride})"
+        );
     }
 
     #[test]

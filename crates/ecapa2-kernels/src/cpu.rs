@@ -61,3 +61,45 @@ impl std::fmt::Display for CpuFeatures {
         }
     }
 }
+
+/// The SIMD code path a kernel runs, chosen at run time from [`features`].
+///
+/// Every level runs on every CPU that has its features; a level the CPU lacks is lowered to the
+/// best one it has (see [`SimdLevel::supported`]), so asking for `Avx512` is always safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SimdLevel {
+    /// Plain Rust on 16-float arrays (auto-vectorised for the build target's baseline).
+    Portable,
+    /// The portable code compiled with AVX2 + FMA enabled.
+    Avx2,
+    /// Hand-written AVX-512F intrinsics.
+    Avx512,
+}
+
+impl SimdLevel {
+    /// The best level this CPU runs.
+    pub fn best() -> Self {
+        let f = features();
+        if f.avx512f && f.avx2_fma {
+            SimdLevel::Avx512
+        } else if f.avx2_fma {
+            SimdLevel::Avx2
+        } else {
+            SimdLevel::Portable
+        }
+    }
+
+    /// `self`, lowered to what this CPU runs.
+    pub fn supported(self) -> Self {
+        self.min(Self::best())
+    }
+
+    /// A short name for tables and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Portable => "portable",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
+    }
+}

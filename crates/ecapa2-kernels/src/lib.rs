@@ -9,11 +9,16 @@
 
 pub mod conv3x3;
 pub mod cpu;
+mod direct;
 pub mod epilogue;
 pub mod matmul;
 pub mod naive;
 pub mod pointwise;
+mod scratch;
+mod simd;
+mod winograd;
 
-pub use conv3x3::Conv3x3;
+pub use conv3x3::{Algorithm, Conv3x3};
+pub use cpu::SimdLevel;
 pub use epilogue::Epilogue;
 pub use pointwise::Pointwise;

@@ -8,6 +8,10 @@ pub enum Error {
     /// The archive could not be read.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The model could not be fetched from the Hugging Face hub.
+    #[cfg(feature = "hub")]
+    #[error(transparent)]
+    Hub(#[from] ecapa2_hub::HubError),
     /// A tensor the network needs is absent.
     #[error("archive has no tensor `{path}` (expected shape {expected})")]
     MissingTensor {

@@ -65,6 +65,15 @@ impl Ecapa2 {
         Self::from_archive(&archive, options)
     }
 
+    /// Fetches the official `ecapa2.pt` from the Hugging Face hub (repo `Jenthe/ECAPA2`) into
+    /// the cache shared with Python's `huggingface_hub`, verifies it, and loads it. Honours
+    /// `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` and `HF_HUB_CACHE`/`HF_HOME`.
+    #[cfg(feature = "hub")]
+    pub fn from_hub() -> Result<Self> {
+        let fetched = ecapa2_hub::fetch_official(&ecapa2_hub::HubConfig::from_env(), None, None)?;
+        Self::load(fetched.path)
+    }
+
     /// Binds an already-read archive.
     pub fn from_archive(archive: &TorchScript, options: Options) -> Result<Self> {
         let Bound { spectrogram, network, report, unused } = binding::bind(archive)?;

@@ -1,4 +1,5 @@
-"""Regenerates tiny.pt + tiny_expected.json (needs torch; CI does not run this).
+"""Regenerates tiny.pt, tiny_expected.json and tiny.safetensors (needs torch, and the
+`safetensors` package for the last; CI does not run this).
 
     python crates/ecapa2-archive/tests/data/make_fixture.py
 
@@ -122,6 +123,15 @@ def main():
         lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(expected.items())]
         fh.write(",\n".join(lines))
         fh.write("\n}\n")
+
+    # The same tensors written by the reference safetensors library, to check compatibility.
+    try:
+        from safetensors.torch import save_file
+    except ImportError:
+        print("safetensors not installed: tiny.safetensors not regenerated")
+        return
+    tensors = {n: t.detach().contiguous().clone() for n, t in list(loaded.named_parameters()) + list(loaded.named_buffers())}
+    save_file(tensors, os.path.join(HERE, "tiny.safetensors"), metadata={"source": "make_fixture.py"})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+//! Sanity checks on a signal before it is handed to the model.
+
+use crate::error::AudioError;
+
+/// Default minimum number of samples (at 16 kHz) a signal must have: shorter inputs are rejected
+/// with [`AudioError::TooShort`]. 321 samples is about 20 ms at 16 kHz.
+pub const MIN_SAMPLES: usize = 321;
+
+/// Check that `x` is usable as model input.
+///
+/// In this order, rejects:
+/// 1. an empty signal ([`AudioError::Empty`]),
+/// 2. any NaN or infinite sample ([`AudioError::NonFinite`], with the index of the first one),
+/// 3. a signal with fewer than `min_samples` samples ([`AudioError::TooShort`]).
+///
+/// `name` is put in the error (a file name, possibly with a channel suffix).
+pub fn validate(name: &str, x: &[f32], min_samples: usize) -> Result<(), AudioError> {
+    if x.is_empty() {
+        return Err(AudioError::Empty {
+            file: name.to_owned(),
+        });
+    }
+    check_finite(name, x)?;
+    if x.len() < min_samples {
+        return Err(AudioError::TooShort {
+            file: name.to_owned(),
+            len: x.len(),
+            min: min_samples,
+        });
+    }
+    Ok(())
+}
+
+/// Reject the first NaN/infinite sample of `x`, reporting its index.
+pub(crate) fn check_finite(name: &str, x: &[f32]) -> Result<(), AudioError> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(AudioError::NonFinite {
+            file: name.to_owned(),
+            index,
+            value: x[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_a_clean_signal() {
+        assert!(validate("a.wav", &[0.0; MIN_SAMPLES], MIN_SAMPLES).is_ok());
+    }
+
+    #[test]
+    fn rejects_empty_short_and_non_finite() {
+        assert!(matches!(
+            validate("a.wav", &[], MIN_SAMPLES),
+            Err(AudioError::Empty { .. })
+        ));
+        assert!(matches!(
+            validate("a.wav", &[0.0; 320], MIN_SAMPLES),
+            Err(AudioError::TooShort {
+                len: 320,
+                min: 321,
+                ..
+            })
+        ));
+        let mut x = vec![0.0f32; 1000];
+        x[7] = f32::NEG_INFINITY;
+        x[9] = f32::NAN;
+        let err = validate("a.wav", &x, MIN_SAMPLES).unwrap_err();
+        assert!(
+            matches!(err, AudioError::NonFinite { index: 7, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("a.wav: "), "{err}");
+    }
+
+    #[test]
+    fn non_finite_wins_over_too_short() {
+        let err = validate("a.wav", &[f32::NAN], MIN_SAMPLES).unwrap_err();
+        assert!(matches!(err, AudioError::NonFinite { index: 0, .. }));
+    }
+}

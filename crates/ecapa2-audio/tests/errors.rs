@@ -1,0 +1,113 @@
+//! Bad inputs give the right typed error, naming the file, and never panic.
+
+mod common;
+
+use common::fixture;
+use ecapa2_audio::{load, AudioError, ChannelMode, LoadOptions, MIN_SAMPLES};
+
+fn load_err(name: &str) -> (String, AudioError) {
+    let path = fixture(name);
+    let shown = path.display().to_string();
+    let err = load(&path, &LoadOptions::default()).expect_err(name);
+    let msg = err.to_string();
+    assert!(msg.starts_with(&shown), "message must name the file: {msg}");
+    assert!(err.file().starts_with(&shown), "{:?}", err.file());
+    println!("{name}: {msg}");
+    (msg, err)
+}
+
+#[test]
+fn too_short_file() {
+    // 0.01 s at 16 kHz = 160 samples < MIN_SAMPLES = 321.
+    let (msg, err) = load_err("short_10ms.wav");
+    assert!(
+        matches!(
+            err,
+            AudioError::TooShort {
+                len: 160,
+                min: MIN_SAMPLES,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("too short") && msg.contains("160") && msg.contains("321"),
+        "{msg}"
+    );
+    // A lower minimum lets it through.
+    let opts = LoadOptions {
+        min_samples: 100,
+        ..LoadOptions::default()
+    };
+    assert_eq!(load(fixture("short_10ms.wav"), &opts).unwrap().len(), 160);
+}
+
+#[test]
+fn empty_file() {
+    let (msg, err) = load_err("empty.wav");
+    assert!(matches!(err, AudioError::Empty { .. }), "{err:?}");
+    assert!(msg.contains("empty"), "{msg}");
+}
+
+#[test]
+fn nan_samples_report_the_first_index() {
+    // nan_f32.wav: 1000 float samples, NaN at 300, +inf at 700.
+    let (msg, err) = load_err("nan_f32.wav");
+    assert!(
+        matches!(err, AudioError::NonFinite { index: 300, value, .. } if value.is_nan()),
+        "{err:?}"
+    );
+    assert!(msg.contains("index 300"), "{msg}");
+    let opts = LoadOptions {
+        channels: ChannelMode::Separate,
+        ..LoadOptions::default()
+    };
+    assert!(matches!(
+        load(fixture("nan_f32.wav"), &opts),
+        Err(AudioError::NonFinite { index: 300, .. })
+    ));
+}
+
+#[test]
+fn truncated_header_is_corrupt() {
+    // First 30 bytes of speech_16k.wav: "RIFF....WAVEfmt " and half a fmt chunk.
+    let (msg, err) = load_err("truncated_header.wav");
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+    assert!(msg.contains("corrupt"), "{msg}");
+}
+
+#[test]
+fn text_file_renamed_wav_is_unsupported() {
+    let (msg, err) = load_err("not_audio.wav");
+    assert!(matches!(err, AudioError::Unsupported { .. }), "{err:?}");
+    assert!(msg.contains("unsupported"), "{msg}");
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let (msg, err) = load_err("no_such_file.wav");
+    assert!(matches!(err, AudioError::Io { .. }), "{err:?}");
+    assert!(msg.contains("cannot read file"), "{msg}");
+}
+
+#[test]
+fn a_directory_is_an_error_not_a_panic() {
+    let err = load(fixture(""), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, AudioError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("fixtures/audio"), "{err}");
+}
+
+#[test]
+fn truncated_data_keeps_what_was_decoded() {
+    // A valid header whose data chunk is cut short: decode what is there, like soundfile.
+    let bytes = std::fs::read(fixture("speech_16k.wav")).unwrap();
+    let dir = std::env::temp_dir().join(format!("ecapa2-audio-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cut.wav");
+    std::fs::write(&path, &bytes[..44 + 2 * 20_000 + 1]).unwrap();
+    let loaded = load(&path, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).ok();
+    let loaded = loaded.unwrap();
+    assert_eq!(loaded.len(), 20_000);
+}

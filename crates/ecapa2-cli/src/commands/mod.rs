@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod download;
+pub mod embed;
+pub mod eval;
+pub mod inspect;
+pub mod score;

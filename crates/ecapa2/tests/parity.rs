@@ -1,0 +1,88 @@
+//! Rust vs the PyTorch reference on the committed fixtures: every feature, every case.
+//!
+//! The goldens were written by `reference/make_fixture.py` from the *reloaded* TorchScript
+//! archive. Tolerance: relative L2 error ≤ 1e-4 per feature block (the fixtures' own fp32-vs-fp64
+//! gap is ≤ 6.5e-5 of the largest value, see each manifest's `fp32_vs_fp64`).
+
+mod common;
+
+use common::{fixture, npy, rel_l2};
+use ecapa2::{Ecapa2, Label, LabelSet, Options};
+
+const TOLERANCE: f64 = 1e-4;
+
+fn check_fixture(name: &str) {
+    let dir = fixture(name);
+    let model = Ecapa2::load_with(dir.join("model.pt"), Options { threads: Some(2) })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json")).unwrap()).unwrap();
+    let mut worst = 0.0f64;
+    for case in manifest["cases"].as_array().unwrap() {
+        let case = case["name"].as_str().unwrap();
+        let (batch, n, audio) = npy(&dir.join(format!("golden/{case}.audio.npy")));
+        let rows: Vec<&[f32]> = audio.chunks_exact(n).collect();
+        assert_eq!(rows.len(), batch);
+        let mut label_sets: Vec<(String, LabelSet)> =
+            Label::ALL.iter().map(|l| (l.id().to_string(), LabelSet::from_labels([*l]))).collect();
+        label_sets.push(("all".into(), LabelSet::all()));
+        label_sets.push(("reorder".into(), LabelSet::parse("embedding|gfe_1|pool").unwrap()));
+        for (file, labels) in label_sets {
+            let (b, d, golden) = npy(&dir.join(format!("golden/{case}.{file}.npy")));
+            assert_eq!(b, batch);
+            assert_eq!(d, model.dim(labels), "{name}/{case}/{file}: dimension");
+            let ours = model.features_batch(&rows, labels).unwrap();
+            for (row, (got, want)) in ours.iter().zip(golden.chunks_exact(d)).enumerate() {
+                // Each feature block separately, so a small block is not hidden by a big one.
+                let mut offset = 0;
+                for label in labels.iter() {
+                    let w = model.dim(LabelSet::from_labels([label]));
+                    let err = rel_l2(&got[offset..offset + w], &want[offset..offset + w]);
+                    worst = worst.max(err);
+                    assert!(err <= TOLERANCE, "{name}/{case}/{file} row {row} {label}: rel L2 {err:.2e}");
+                    offset += w;
+                }
+            }
+        }
+    }
+    eprintln!("{name}: worst relative L2 error {worst:.2e}");
+}
+
+#[test]
+fn tiny_matches_reference() {
+    check_fixture("tiny");
+}
+
+#[test]
+fn variant_front_end_is_read_from_the_archive() {
+    // n_fft 512, win 320 Hann, hop 128, BN eps 1e-3, all `Final`: nothing assumed.
+    check_fixture("tiny-variant");
+}
+
+#[test]
+fn frequency_wise_se_is_detected_from_shapes() {
+    check_fixture("tiny-fwse");
+}
+
+#[test]
+fn label_order_does_not_matter() {
+    let model = Ecapa2::load(fixture("tiny/model.pt")).unwrap();
+    let (_, _, audio) = npy(&fixture("tiny/golden/len8037.audio.npy"));
+    let a = model.features(&audio, "embedding|gfe_1|pool").unwrap();
+    let b = model.features(&audio, "gfe_1|pool|embedding").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 128 + 192 + 32);
+}
+
+#[test]
+fn single_utterance_equals_batch_row() {
+    let model = Ecapa2::load(fixture("tiny/model.pt")).unwrap();
+    let (_, n, audio) = npy(&fixture("tiny/golden/batch2_len12345.audio.npy"));
+    let rows: Vec<&[f32]> = audio.chunks_exact(n).collect();
+    let mixed: Vec<&[f32]> = vec![rows[0], &rows[1][..5000], rows[1]];
+    let batch = model.features_batch(&mixed, LabelSet::all()).unwrap();
+    for (row, got) in mixed.iter().zip(&batch) {
+        let alone = model.features_with(row, LabelSet::all()).unwrap();
+        assert!(rel_l2(got, &alone) <= 1e-5);
+    }
+}
