@@ -28,19 +28,29 @@ pub fn expand(inputs: &[PathBuf], lists: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
-    let text = std::fs::read_to_string(list).with_context(|| format!("cannot read file list {}", list.display()))?;
+    let text = std::fs::read_to_string(list)
+        .with_context(|| format!("cannot read file list {}", list.display()))?;
     let base = list.parent().unwrap_or(Path::new(""));
     Ok(text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| if Path::new(l).is_absolute() { PathBuf::from(l) } else { base.join(l) })
+        .map(|l| {
+            if Path::new(l).is_absolute() {
+                PathBuf::from(l)
+            } else {
+                base.join(l)
+            }
+        })
         .collect())
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
         let is_audio = entry
             .path()

@@ -45,8 +45,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn,ecapa2=info,ecapa2_cli=info",
-        (false, 1) => "info",
+        (false, 0) => "warn,ecapa2=info,ecapa2_cli=info,symphonia=off,symphonia_core=off",
+        (false, 1) => "info,symphonia=off,symphonia_core=off",
         (false, _) => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -57,7 +57,9 @@ fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .init();
-    let options = ecapa2::Options { threads: cli.threads };
+    let options = ecapa2::Options {
+        threads: cli.threads,
+    };
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a, options),
         Command::Score(a) => commands::score::run(a, options),

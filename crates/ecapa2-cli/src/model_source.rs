@@ -37,7 +37,12 @@ pub fn resolve(args: &ModelArgs) -> Result<PathBuf> {
 pub fn load(args: &ModelArgs, options: Options) -> Result<Ecapa2> {
     let path = resolve(args)?;
     let started = std::time::Instant::now();
-    let model = Ecapa2::load_with(&path, options).with_context(|| format!("cannot load model {}", path.display()))?;
-    tracing::debug!("model {} loaded in {:.2} s", path.display(), started.elapsed().as_secs_f64());
+    let model = Ecapa2::load_with(&path, options)
+        .with_context(|| format!("cannot load model {}", path.display()))?;
+    tracing::debug!(
+        "model {} loaded in {:.2} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(model)
 }

@@ -35,36 +35,63 @@ pub fn run(
     opts: EmbedOptions,
     mut sink: impl FnMut(&Path, Result<Vec<Embedded>>),
 ) {
-    let load_opts = LoadOptions { channels: opts.channels, min_samples: model.min_samples(), ..LoadOptions::default() };
+    let load_opts = LoadOptions {
+        channels: opts.channels,
+        min_samples: model.min_samples(),
+        ..LoadOptions::default()
+    };
     // Enough decoded files in flight to keep the model busy, few enough to bound memory.
     let chunk = 2 * rayon::current_num_threads().max(2);
     for group in files.chunks(chunk) {
-        let decoded: Vec<_> = group.par_iter().map(|p| ecapa2_audio::load(p, &load_opts)).collect();
+        let decoded: Vec<_> = group
+            .par_iter()
+            .map(|p| ecapa2_audio::load(p, &load_opts))
+            .collect();
         for (path, loaded) in group.iter().zip(decoded) {
-            let result = loaded.map_err(anyhow::Error::from).and_then(|l| embed_loaded(model, path, &l, opts));
+            // Audio errors already name the file; model errors get it added here.
+            let result = loaded.map_err(anyhow::Error::from).and_then(|l| {
+                embed_loaded(model, path, &l, opts)
+                    .map_err(|e| e.context(path.display().to_string()))
+            });
             sink(path, result);
         }
     }
 }
 
 /// Embeds one decoded file (every channel, every window).
-pub fn embed_loaded(model: &Ecapa2, path: &Path, loaded: &Loaded, opts: EmbedOptions) -> Result<Vec<Embedded>> {
+pub fn embed_loaded(
+    model: &Ecapa2,
+    path: &Path,
+    loaded: &Loaded,
+    opts: EmbedOptions,
+) -> Result<Vec<Embedded>> {
     if loaded.resampled || loaded.mixed_down {
         tracing::info!("{}: {}", path.display(), loaded.summary());
     }
     let base = path.display().to_string();
     let mut out = Vec::new();
     for (c, signal) in loaded.signals.iter().enumerate() {
-        let key = if loaded.signals.len() > 1 { format!("{base}#ch{c}") } else { base.clone() };
+        let key = if loaded.signals.len() > 1 {
+            format!("{base}#ch{c}")
+        } else {
+            base.clone()
+        };
         match opts.window {
-            None => out.push(Embedded { key, vector: model.features_with(signal, opts.labels)? }),
+            None => out.push(Embedded {
+                key,
+                vector: model.features_with(signal, opts.labels)?,
+            }),
             Some((window, hop)) => {
                 let plan = windows::plan(signal.len(), window, hop);
                 let slices: Vec<&[f32]> = plan.iter().map(|w| &signal[w.start..w.end]).collect();
                 let vectors = model.features_batch(&slices, opts.labels)?;
                 let rate = ecapa2::SAMPLE_RATE as f64;
                 for (w, vector) in plan.iter().zip(vectors) {
-                    let key = format!("{key}@{:.2}-{:.2}", w.start as f64 / rate, w.end as f64 / rate);
+                    let key = format!(
+                        "{key}@{:.2}-{:.2}",
+                        w.start as f64 / rate,
+                        w.end as f64 / rate
+                    );
                     out.push(Embedded { key, vector });
                 }
             }

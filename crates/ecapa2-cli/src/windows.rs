@@ -22,10 +22,16 @@ pub fn plan(n: usize, window: usize, hop: usize) -> Vec<Window> {
     let mut out: Vec<Window> = (0..)
         .map(|k| k * hop)
         .take_while(|s| s + window <= n)
-        .map(|start| Window { start, end: start + window })
+        .map(|start| Window {
+            start,
+            end: start + window,
+        })
         .collect();
     if out.last().is_some_and(|w| w.end < n) {
-        out.push(Window { start: n - window, end: n });
+        out.push(Window {
+            start: n - window,
+            end: n,
+        });
     }
     out
 }
@@ -47,6 +53,12 @@ mod tests {
     #[test]
     fn exact_fit_adds_nothing_and_short_input_is_one_window() {
         assert_eq!(plan(96_000, 48_000, 48_000).len(), 2);
-        assert_eq!(plan(1000, 48_000, 16_000), vec![Window { start: 0, end: 1000 }]);
+        assert_eq!(
+            plan(1000, 48_000, 16_000),
+            vec![Window {
+                start: 0,
+                end: 1000
+            }]
+        );
     }
 }

@@ -19,7 +19,12 @@ pub struct MatRef<'a> {
 impl<'a> MatRef<'a> {
     /// A contiguous `rows × cols` matrix.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, row_stride: cols }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+        }
     }
 
     fn fits(&self) -> bool {
@@ -54,7 +59,10 @@ pub fn matmul(
 ) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
-    assert!(lhs.fits() && rhs.fits(), "matmul: operand view out of bounds");
+    assert!(
+        lhs.fits() && rhs.fits(),
+        "matmul: operand view out of bounds"
+    );
     assert!(
         m == 0 || n == 0 || (m - 1) * dst_row_stride + n <= dst.len(),
         "matmul: destination view out of bounds"

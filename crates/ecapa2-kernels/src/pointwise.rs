@@ -20,7 +20,12 @@ impl Pointwise {
     pub fn new(weight: &[f32], cout: usize, cin: usize, epilogue: Epilogue) -> Self {
         assert_eq!(weight.len(), cout * cin, "Pointwise: weight length");
         assert!(epilogue.check(cout), "Pointwise: epilogue length");
-        Self { cin, cout, weight: weight.to_vec(), epilogue }
+        Self {
+            cin,
+            cout,
+            weight: weight.to_vec(),
+            epilogue,
+        }
     }
 
     /// Input channels.
@@ -50,7 +55,14 @@ impl Pointwise {
 
     /// The 2D projection with stride (`stride_h`, 1): `(cin, h, w)` → `(cout, ⌈h/s⌉, w)`,
     /// reading every `stride_h`-th input row.
-    pub fn forward_strided_rows(&self, input: &[f32], h: usize, w: usize, stride_h: usize, out: &mut [f32]) {
+    pub fn forward_strided_rows(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        stride_h: usize,
+        out: &mut [f32],
+    ) {
         let ho = (h - 1) / stride_h + 1;
         assert_eq!(input.len(), self.cin * h * w, "Pointwise: input length");
         assert_eq!(out.len(), self.cout * ho * w, "Pointwise: output length");
@@ -60,7 +72,12 @@ impl Pointwise {
                 &mut out[r * w..],
                 ho * w,
                 MatRef::new(&self.weight, self.cout, self.cin),
-                MatRef { data: src, rows: self.cin, cols: w, row_stride: h * w },
+                MatRef {
+                    data: src,
+                    rows: self.cin,
+                    cols: w,
+                    row_stride: h * w,
+                },
                 false,
                 Threads::Pool,
             );
@@ -83,8 +100,12 @@ mod tests {
     #[test]
     fn strided_projection_matches_direct() {
         let (cin, cout, h, w) = (5, 4, 9, 7);
-        let x: Vec<f32> = (0..cin * h * w).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-        let wt: Vec<f32> = (0..cout * cin).map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0).collect();
+        let x: Vec<f32> = (0..cin * h * w)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let wt: Vec<f32> = (0..cout * cin)
+            .map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0)
+            .collect();
         let p = Pointwise::new(&wt, cout, cin, Epilogue::default());
         let mut y = vec![0.0; cout * 5 * w];
         p.forward_strided_rows(&x, h, w, 2, &mut y);

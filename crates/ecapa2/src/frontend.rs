@@ -36,8 +36,13 @@ impl SpectrogramConfig {
 
     /// Frames produced for `n` samples (`None` when `n` is too short to frame at all).
     pub fn frames(&self, n: usize) -> Option<usize> {
-        let padded = if self.center { n + 2 * (self.n_fft / 2) } else { n };
-        (padded >= self.n_fft && self.hop_length > 0).then(|| 1 + (padded - self.n_fft) / self.hop_length)
+        let padded = if self.center {
+            n + 2 * (self.n_fft / 2)
+        } else {
+            n
+        };
+        (padded >= self.n_fft && self.hop_length > 0)
+            .then(|| 1 + (padded - self.n_fft) / self.hop_length)
     }
 
     /// Shortest input that frames: reflect padding needs `n > n_fft / 2`.
@@ -60,7 +65,9 @@ pub struct Spectrogram {
 
 impl std::fmt::Debug for Spectrogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spectrogram").field("config", &self.config).finish()
+        f.debug_struct("Spectrogram")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -82,11 +89,20 @@ impl Spectrogram {
         let mut padded_window = vec![0.0f32; config.n_fft];
         padded_window[left..left + win].copy_from_slice(&config.window);
         if config.normalized {
-            let norm = config.window.iter().map(|w| (w * w) as f64).sum::<f64>().sqrt() as f32;
+            let norm = config
+                .window
+                .iter()
+                .map(|w| (w * w) as f64)
+                .sum::<f64>()
+                .sqrt() as f32;
             padded_window.iter_mut().for_each(|w| *w /= norm);
         }
         let fft = FftPlanner::new().plan_fft_forward(config.n_fft);
-        Ok(Self { config, padded_window, fft })
+        Ok(Self {
+            config,
+            padded_window,
+            fft,
+        })
     }
 
     /// The configuration.
@@ -99,7 +115,9 @@ impl Spectrogram {
     /// The caller has checked the length (`frames` must be `Some`).
     pub fn forward(&self, audio: &[f32]) -> Result<(Vec<f32>, usize)> {
         let cfg = &self.config;
-        let frames = cfg.frames(audio.len()).filter(|_| audio.len() >= cfg.min_samples_to_frame());
+        let frames = cfg
+            .frames(audio.len())
+            .filter(|_| audio.len() >= cfg.min_samples_to_frame());
         let Some(frames) = frames else {
             return Err(Error::AudioTooShort {
                 samples: audio.len(),
@@ -120,7 +138,11 @@ impl Spectrogram {
             self.fft.process_with_scratch(&mut buf, &mut scratch);
             for (k, c) in buf.iter().take(bins).enumerate() {
                 let p = c.norm_sqr();
-                let p = if cfg.power == 2.0 { p } else { p.sqrt().powf(cfg.power) };
+                let p = if cfg.power == 2.0 {
+                    p
+                } else {
+                    p.sqrt().powf(cfg.power)
+                };
                 spec[k * frames + t] = (p + LOG_OFFSET).ln();
             }
         }
@@ -171,10 +193,16 @@ mod tests {
         assert_eq!(frames, 1 + (640 - 64) / 16);
         // Undo the mean removal: every frame is identical, so the row is constant = 0.
         let (s, t) = spec.forward(&audio).unwrap();
-        assert!(s.iter().all(|v| v.abs() < 1e-4), "stationary input gives zero after mean removal");
+        assert!(
+            s.iter().all(|v| v.abs() < 1e-4),
+            "stationary input gives zero after mean removal"
+        );
         assert_eq!(t, frames);
         // Check the raw power through the log of one frame.
-        let mut buf: Vec<Complex<f32>> = audio[..n_fft].iter().map(|&x| Complex::new(x, 0.0)).collect();
+        let mut buf: Vec<Complex<f32>> = audio[..n_fft]
+            .iter()
+            .map(|&x| Complex::new(x, 0.0))
+            .collect();
         FftPlanner::new().plan_fft_forward(n_fft).process(&mut buf);
         let expected = (n_fft as f32 / 2.0).powi(2);
         assert!((buf[k].norm_sqr() - expected).abs() / expected < 1e-5);
@@ -194,6 +222,9 @@ mod tests {
         assert_eq!(cfg.frames(321), Some(3));
         assert_eq!(cfg.min_samples_to_frame(), 256);
         let spec = Spectrogram::new(cfg).unwrap();
-        assert!(matches!(spec.forward(&[0.0; 100]), Err(Error::AudioTooShort { .. })));
+        assert!(matches!(
+            spec.forward(&[0.0; 100]),
+            Err(Error::AudioTooShort { .. })
+        ));
     }
 }

@@ -19,7 +19,13 @@ pub enum Label {
 
 impl Label {
     /// All labels in network order.
-    pub const ALL: [Label; 5] = [Label::Gfe1, Label::Gfe2, Label::Pool, Label::Attention, Label::Embedding];
+    pub const ALL: [Label; 5] = [
+        Label::Gfe1,
+        Label::Gfe2,
+        Label::Pool,
+        Label::Attention,
+        Label::Embedding,
+    ];
 
     /// The id used in label strings.
     pub fn id(self) -> &'static str {
@@ -42,10 +48,13 @@ impl std::fmt::Display for Label {
 impl std::str::FromStr for Label {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Label::ALL.into_iter().find(|l| l.id() == s).ok_or_else(|| Error::UnknownLabel {
-            label: s.to_string(),
-            valid: Label::ALL.map(Label::id).join(", "),
-        })
+        Label::ALL
+            .into_iter()
+            .find(|l| l.id() == s)
+            .ok_or_else(|| Error::UnknownLabel {
+                label: s.to_string(),
+                valid: Label::ALL.map(Label::id).join(", "),
+            })
     }
 }
 
@@ -71,7 +80,10 @@ impl LabelSet {
 
     /// Parses `'|'`-separated ids (surrounding spaces ignored; duplicates collapse).
     pub fn parse(spec: &str) -> Result<Self> {
-        let labels = spec.split('|').map(|s| s.trim().parse()).collect::<Result<Vec<Label>>>()?;
+        let labels = spec
+            .split('|')
+            .map(|s| s.trim().parse())
+            .collect::<Result<Vec<Label>>>()?;
         Ok(Self::from_labels(labels))
     }
 
@@ -126,6 +138,9 @@ mod tests {
     #[test]
     fn unknown_label_lists_valid_ones() {
         let e = LabelSet::parse("gfe_1|lfe_3").unwrap_err().to_string();
-        assert!(e.contains("lfe_3") && e.contains("gfe_1, gfe_2, pool, attention, embedding"), "{e}");
+        assert!(
+            e.contains("lfe_3") && e.contains("gfe_1, gfe_2, pool, attention, embedding"),
+            "{e}"
+        );
     }
 }

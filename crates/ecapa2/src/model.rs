@@ -24,7 +24,11 @@ impl Options {
     /// The thread count these options resolve to.
     pub fn resolved_threads(&self) -> usize {
         self.threads
-            .or_else(|| std::env::var(THREADS_ENV).ok().and_then(|v| v.trim().parse().ok()))
+            .or_else(|| {
+                std::env::var(THREADS_ENV)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+            })
             .filter(|&n| n > 0)
             .unwrap_or_else(num_cpus::get_physical)
             .max(1)
@@ -76,15 +80,29 @@ impl Ecapa2 {
 
     /// Binds an already-read archive.
     pub fn from_archive(archive: &TorchScript, options: Options) -> Result<Self> {
-        let Bound { spectrogram, network, report, unused } = binding::bind(archive)?;
+        let Bound {
+            spectrogram,
+            network,
+            report,
+            unused,
+        } = binding::bind(archive)?;
         let threads = options.resolved_threads();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("ecapa2-{i}"))
             .build()
-            .map_err(|e| Error::Threads { threads, message: e.to_string() })?;
+            .map_err(|e| Error::Threads {
+                threads,
+                message: e.to_string(),
+            })?;
         tracing::debug!(threads, "model bound");
-        Ok(Self { spectrogram: Spectrogram::new(spectrogram)?, network, pool, report, unused })
+        Ok(Self {
+            spectrogram: Spectrogram::new(spectrogram)?,
+            network,
+            pool,
+            report,
+            unused,
+        })
     }
 
     /// The speaker embedding of one mono 16 kHz utterance (samples in [-1, 1]).
@@ -103,7 +121,9 @@ impl Ecapa2 {
         self.check(audio)?;
         let (spec, frames) = self.spectrogram.forward(audio)?;
         let bins = self.spectrogram.config().bins();
-        Ok(self.pool.install(|| self.network.forward(spec, bins, frames, labels)))
+        Ok(self
+            .pool
+            .install(|| self.network.forward(spec, bins, frames, labels)))
     }
 
     /// Features for several utterances of any lengths; each row equals what
@@ -116,8 +136,14 @@ impl Ecapa2 {
         self.pool.install(|| {
             // The front-end is cheap and independent per utterance; the network spreads each
             // utterance over the pool itself.
-            let specs = batch.par_iter().map(|a| self.spectrogram.forward(a)).collect::<Result<Vec<_>>>()?;
-            Ok(specs.into_iter().map(|(s, t)| self.network.forward(s, bins, t, labels)).collect())
+            let specs = batch
+                .par_iter()
+                .map(|a| self.spectrogram.forward(a))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(specs
+                .into_iter()
+                .map(|(s, t)| self.network.forward(s, bins, t, labels))
+                .collect())
         })
     }
 
@@ -161,7 +187,11 @@ impl Ecapa2 {
     fn check(&self, audio: &[f32]) -> Result<()> {
         let min = self.min_samples();
         if audio.len() < min {
-            return Err(Error::AudioTooShort { samples: audio.len(), min, min_ms: min as f64 / 16.0 });
+            return Err(Error::AudioTooShort {
+                samples: audio.len(),
+                min,
+                min_ms: min as f64 / 16.0,
+            });
         }
         if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { index, value });

@@ -16,17 +16,23 @@ fn check_fixture(name: &str) {
     let model = Ecapa2::load_with(dir.join("model.pt"), Options { threads: Some(2) })
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json")).unwrap())
+            .unwrap();
     let mut worst = 0.0f64;
     for case in manifest["cases"].as_array().unwrap() {
         let case = case["name"].as_str().unwrap();
         let (batch, n, audio) = npy(&dir.join(format!("golden/{case}.audio.npy")));
         let rows: Vec<&[f32]> = audio.chunks_exact(n).collect();
         assert_eq!(rows.len(), batch);
-        let mut label_sets: Vec<(String, LabelSet)> =
-            Label::ALL.iter().map(|l| (l.id().to_string(), LabelSet::from_labels([*l]))).collect();
+        let mut label_sets: Vec<(String, LabelSet)> = Label::ALL
+            .iter()
+            .map(|l| (l.id().to_string(), LabelSet::from_labels([*l])))
+            .collect();
         label_sets.push(("all".into(), LabelSet::all()));
-        label_sets.push(("reorder".into(), LabelSet::parse("embedding|gfe_1|pool").unwrap()));
+        label_sets.push((
+            "reorder".into(),
+            LabelSet::parse("embedding|gfe_1|pool").unwrap(),
+        ));
         for (file, labels) in label_sets {
             let (b, d, golden) = npy(&dir.join(format!("golden/{case}.{file}.npy")));
             assert_eq!(b, batch);
@@ -39,7 +45,10 @@ fn check_fixture(name: &str) {
                     let w = model.dim(LabelSet::from_labels([label]));
                     let err = rel_l2(&got[offset..offset + w], &want[offset..offset + w]);
                     worst = worst.max(err);
-                    assert!(err <= TOLERANCE, "{name}/{case}/{file} row {row} {label}: rel L2 {err:.2e}");
+                    assert!(
+                        err <= TOLERANCE,
+                        "{name}/{case}/{file} row {row} {label}: rel L2 {err:.2e}"
+                    );
                     offset += w;
                 }
             }

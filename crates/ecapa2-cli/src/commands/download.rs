@@ -14,7 +14,10 @@ pub struct Args {
 
 /// Prints the cached file's path.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let path = model_source::resolve(&ModelArgs { model: None, revision: args.revision })?;
+    let path = model_source::resolve(&ModelArgs {
+        model: None,
+        revision: args.revision,
+    })?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -59,11 +59,23 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let model = model_source::load(&args.model, options)?;
     if let Some((w, _)) = window {
         if w < model.min_samples() {
-            bail!("--window must be at least {} samples ({:.3} s)", model.min_samples(), model.min_samples() as f64 / 16000.0);
+            bail!(
+                "--window must be at least {} samples ({:.3} s)",
+                model.min_samples(),
+                model.min_samples() as f64 / 16000.0
+            );
         }
     }
-    let channels = if args.channels == "separate" { ChannelMode::Separate } else { ChannelMode::Mix };
-    let opts = EmbedOptions { labels, channels, window };
+    let channels = if args.channels == "separate" {
+        ChannelMode::Separate
+    } else {
+        ChannelMode::Mix
+    };
+    let opts = EmbedOptions {
+        labels,
+        channels,
+        window,
+    };
     let label = labels.to_string();
 
     let bar = progress::items_bar(files.len() as u64, "embedding");
@@ -77,7 +89,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             Ok(items) => {
                 for item in items {
                     if args.out.is_some() {
-                        if let Err(e) = store.insert_labeled(item.key, item.vector, Some(label.clone())) {
+                        if let Err(e) =
+                            store.insert_labeled(item.key, item.vector, Some(label.clone()))
+                        {
                             bar.suspend(|| eprintln!("error: {}: {e}", path.display()));
                             failed += 1;
                         }
@@ -87,7 +101,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
                         let written = one
                             .insert_labeled(item.key, item.vector, Some(label.clone()))
                             .map_err(anyhow::Error::from)
-                            .and_then(|_| jsonl::write(&one, &mut stdout).map_err(anyhow::Error::from))
+                            .and_then(|_| {
+                                jsonl::write(&one, &mut stdout).map_err(anyhow::Error::from)
+                            })
                             .and_then(|_| stdout.flush().map_err(anyhow::Error::from));
                         if let Err(e) = written {
                             write_error.get_or_insert(e);
@@ -97,7 +113,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             }
             Err(e) => {
                 failed += 1;
-                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                bar.suspend(|| eprintln!("error: {e:#}"));
             }
         }
     });
@@ -107,9 +123,16 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     }
     if let Some(out) = &args.out {
         if !store.is_empty() {
-            store.save(out).with_context(|| format!("cannot write {}", out.display()))?;
+            store
+                .save(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
         }
-        tracing::info!("wrote {} vectors of dimension {} to {}", store.len(), model.dim(labels), out.display());
+        tracing::info!(
+            "wrote {} vectors of dimension {} to {}",
+            store.len(),
+            model.dim(labels),
+            out.display()
+        );
     }
     if failed > 0 {
         eprintln!("{failed} of {} files failed", files.len());

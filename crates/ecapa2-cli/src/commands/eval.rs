@@ -39,20 +39,37 @@ pub struct Args {
 /// Runs the evaluation.
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let list = ecapa2_eval::read_trials(&args.trials)?;
-    let root = args.audio_root.clone().unwrap_or_else(|| args.trials.parent().unwrap_or(Path::new("")).to_path_buf());
+    let root = args
+        .audio_root
+        .clone()
+        .unwrap_or_else(|| args.trials.parent().unwrap_or(Path::new("")).to_path_buf());
     let mut store = match &args.cache {
         Some(c) => EmbeddingStore::load_if_exists(c)?,
         None => EmbeddingStore::new(),
     };
-    let missing: Vec<String> = list.unique_keys().into_iter().filter(|k| !store.contains(k)).map(String::from).collect();
-    let cohort_is_audio = args.cohort.as_ref().is_some_and(|c| EmbeddingFormat::from_path(c).is_err());
+    let missing: Vec<String> = list
+        .unique_keys()
+        .into_iter()
+        .filter(|k| !store.contains(k))
+        .map(String::from)
+        .collect();
+    let cohort_is_audio = args
+        .cohort
+        .as_ref()
+        .is_some_and(|c| EmbeddingFormat::from_path(c).is_err());
     let needs_model = !missing.is_empty() || cohort_is_audio;
-    let model = if needs_model { Some(model_source::load(&args.model, options)?) } else { None };
+    let model = if needs_model {
+        Some(model_source::load(&args.model, options)?)
+    } else {
+        None
+    };
     if let Some(model) = &model {
         let files: Vec<PathBuf> = missing.iter().map(|k| root.join(k)).collect();
         embed_into(model, &files, &missing, &mut store)?;
         if let Some(cache) = &args.cache {
-            store.save(cache).with_context(|| format!("cannot write cache {}", cache.display()))?;
+            store
+                .save(cache)
+                .with_context(|| format!("cannot write cache {}", cache.display()))?;
         }
     }
     let mut scored = ecapa2_eval::score_trials(&list.trials, &store)?;
@@ -61,7 +78,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             let files = inputs::expand(&[], std::slice::from_ref(cohort))?;
             let keys: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             let mut s = EmbeddingStore::new();
-            let model = model.as_ref().context("a model is needed to embed the cohort")?;
+            let model = model
+                .as_ref()
+                .context("a model is needed to embed the cohort")?;
             embed_into(model, &files, &keys, &mut s)?;
             s
         } else {
@@ -69,7 +88,11 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         };
         let norm = AsNorm::from_store(&cohort_store, args.top_n)?;
         scored = norm.normalize_trials(&scored, &store)?;
-        println!("AS-norm: cohort {} embeddings, top-{}", norm.cohort_len(), norm.top_n());
+        println!(
+            "AS-norm: cohort {} embeddings, top-{}",
+            norm.cohort_len(),
+            norm.top_n()
+        );
     }
     if let Some(out) = &args.scores {
         ecapa2_eval::save_scores(out, &scored)?;
@@ -80,18 +103,39 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     }
     let (target, nontarget) = ecapa2_eval::split_by_label(&scored)?;
     let m = ecapa2_eval::compute_metrics(&target, &nontarget)?;
-    println!("trials: {} ({} target, {} nontarget)", scored.len(), m.n_target, m.n_nontarget);
-    println!("EER: {:.3} % (threshold {:.4})", 100.0 * m.eer.eer, m.eer.threshold);
+    println!(
+        "trials: {} ({} target, {} nontarget)",
+        scored.len(),
+        m.n_target,
+        m.n_nontarget
+    );
+    println!(
+        "EER: {:.3} % (threshold {:.4})",
+        100.0 * m.eer.eer,
+        m.eer.threshold
+    );
     for d in &m.min_dcf {
-        println!("minDCF(p_target={}): {:.4} (threshold {:.4})", d.params.p_target, d.min_dcf, d.threshold);
+        println!(
+            "minDCF(p_target={}): {:.4} (threshold {:.4})",
+            d.params.p_target, d.min_dcf, d.threshold
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Embeds `files` and stores each under the matching key; any failure stops the evaluation
 /// (an EER over a silently shrunken trial list would be misleading).
-fn embed_into(model: &ecapa2::Ecapa2, files: &[PathBuf], keys: &[String], store: &mut EmbeddingStore) -> Result<()> {
-    let opts = EmbedOptions { labels: LabelSet::embedding(), channels: ChannelMode::Mix, window: None };
+fn embed_into(
+    model: &ecapa2::Ecapa2,
+    files: &[PathBuf],
+    keys: &[String],
+    store: &mut EmbeddingStore,
+) -> Result<()> {
+    let opts = EmbedOptions {
+        labels: LabelSet::embedding(),
+        channels: ChannelMode::Mix,
+        window: None,
+    };
     let bar = progress::items_bar(files.len() as u64, "embedding");
     let mut first_error = None;
     let mut i = 0;
@@ -102,11 +146,12 @@ fn embed_into(model: &ecapa2::Ecapa2, files: &[PathBuf], keys: &[String], store:
         match result.and_then(|mut items| items.pop().context("no audio")) {
             Ok(item) => {
                 if let Err(e) = store.insert(key.clone(), item.vector) {
-                    first_error.get_or_insert(anyhow::Error::from(e).context(path.display().to_string()));
+                    first_error
+                        .get_or_insert(anyhow::Error::from(e).context(path.display().to_string()));
                 }
             }
             Err(e) => {
-                first_error.get_or_insert(e.context(path.display().to_string()));
+                first_error.get_or_insert(e);
             }
         }
     });

@@ -18,7 +18,8 @@ pub struct Args {
 
 /// Prints the module tree, then the binding report or the reason binding fails.
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
-    let archive = TorchScript::open(&args.archive).with_context(|| format!("cannot read {}", args.archive.display()))?;
+    let archive = TorchScript::open(&args.archive)
+        .with_context(|| format!("cannot read {}", args.archive.display()))?;
     if !args.brief {
         println!("{}", archive.describe());
     }
@@ -29,7 +30,10 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
                 println!("  {line}");
             }
             for label in ecapa2::Label::ALL {
-                println!("  feature {label}: {} values", model.dim(ecapa2::LabelSet::from_labels([label])));
+                println!(
+                    "  feature {label}: {} values",
+                    model.dim(ecapa2::LabelSet::from_labels([label]))
+                );
             }
             println!("  minimum input: {} samples", model.min_samples());
             if !model.unused_tensors().is_empty() {

@@ -22,13 +22,22 @@ pub struct Args {
 /// Prints the cosine similarity (higher = more likely the same speaker).
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let model = model_source::load(&args.model, options)?;
-    let opts = EmbedOptions { labels: LabelSet::embedding(), channels: ChannelMode::Mix, window: None };
-    let load_opts = LoadOptions { min_samples: model.min_samples(), ..LoadOptions::default() };
+    let opts = EmbedOptions {
+        labels: LabelSet::embedding(),
+        channels: ChannelMode::Mix,
+        window: None,
+    };
+    let load_opts = LoadOptions {
+        min_samples: model.min_samples(),
+        ..LoadOptions::default()
+    };
     let mut embeddings = Vec::new();
     for path in [&args.a, &args.b] {
         let loaded = ecapa2_audio::load(path, &load_opts)?;
         let mut items = pipeline::embed_loaded(&model, path, &loaded, opts)?;
-        let item = items.pop().with_context(|| format!("{}: no audio", path.display()))?;
+        let item = items
+            .pop()
+            .with_context(|| format!("{}: no audio", path.display()))?;
         embeddings.push(item.vector);
     }
     let score = ecapa2_eval::cosine_similarity(&embeddings[0], &embeddings[1])?;

@@ -9,7 +9,11 @@ const DEFAULT_N_FFT: usize = 511;
 const DEFAULT_HOP: usize = 160;
 
 /// Finds the module holding a 1-D `window` buffer and reads its settings.
-pub fn bind(root: &Module, usage: &Usage, notes: &mut Vec<String>) -> Result<(String, SpectrogramConfig)> {
+pub fn bind(
+    root: &Module,
+    usage: &Usage,
+    notes: &mut Vec<String>,
+) -> Result<(String, SpectrogramConfig)> {
     let m = root
         .find_where(&|m| m.tensor_opt("window").is_some_and(|t| t.shape.len() == 1))
         .ok_or_else(|| Error::MissingModule {
@@ -20,9 +24,15 @@ pub fn bind(root: &Module, usage: &Usage, notes: &mut Vec<String>) -> Result<(St
     let positive = |name: &str, default: usize, notes: &mut Vec<String>| -> Result<usize> {
         match m.ints(name).as_deref() {
             Some([v]) if *v > 0 => Ok(*v as usize),
-            Some(v) => Err(Error::Unsupported { path: m.path.clone(), what: format!("{name} = {v:?}") }),
+            Some(v) => Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: format!("{name} = {v:?}"),
+            }),
             None => {
-                notes.push(format!("{}: `{name}` not stated, assuming {default}", m.path));
+                notes.push(format!(
+                    "{}: `{name}` not stated, assuming {default}",
+                    m.path
+                ));
                 Ok(default)
             }
         }
@@ -40,26 +50,50 @@ pub fn bind(root: &Module, usage: &Usage, notes: &mut Vec<String>) -> Result<(St
     let center = m.boolean("center").unwrap_or(true);
     if let Some(mode) = m.string("pad_mode") {
         if center && mode != "reflect" {
-            return Err(Error::Unsupported { path: m.path.clone(), what: format!("pad_mode = {mode:?}") });
+            return Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: format!("pad_mode = {mode:?}"),
+            });
         }
     }
     if let Some(pad) = m.ints("pad") {
         if pad.iter().any(|&p| p != 0) {
-            return Err(Error::Unsupported { path: m.path.clone(), what: format!("pad = {pad:?}") });
+            return Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: format!("pad = {pad:?}"),
+            });
         }
     }
     if m.boolean("onesided") == Some(false) {
-        return Err(Error::Unsupported { path: m.path.clone(), what: "onesided = False".into() });
+        return Err(Error::Unsupported {
+            path: m.path.clone(),
+            what: "onesided = False".into(),
+        });
     }
     let power = match m.float("power") {
         Some(p) if p > 0.0 => p as f32,
-        Some(p) => return Err(Error::Unsupported { path: m.path.clone(), what: format!("power = {p}") }),
+        Some(p) => {
+            return Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: format!("power = {p}"),
+            })
+        }
         None if m.setting("power").is_some() => {
-            return Err(Error::Unsupported { path: m.path.clone(), what: "power = None (complex output)".into() })
+            return Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: "power = None (complex output)".into(),
+            })
         }
         None => 2.0,
     };
     let normalized = m.boolean("normalized").unwrap_or(false);
-    let cfg = SpectrogramConfig { n_fft, hop_length, window, center, power, normalized };
+    let cfg = SpectrogramConfig {
+        n_fft,
+        hop_length,
+        window,
+        center,
+        power,
+        normalized,
+    };
     Ok((m.path.clone(), cfg))
 }

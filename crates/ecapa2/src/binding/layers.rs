@@ -24,7 +24,10 @@ pub struct ConvWeights {
 }
 
 fn unsupported(m: &Module, what: String) -> Error {
-    Error::Unsupported { path: m.path.clone(), what }
+    Error::Unsupported {
+        path: m.path.clone(),
+        what,
+    }
 }
 
 /// Checks a tuple setting against the value the engine implements; absent settings pass
@@ -32,7 +35,10 @@ fn unsupported(m: &Module, what: String) -> Error {
 fn expect_ints(m: &Module, name: &str, want: &[i64]) -> Result<()> {
     match m.ints(name) {
         Some(v) if v.iter().all(|x| want.len() == 1 && *x == want[0]) || v == want => Ok(()),
-        Some(v) => Err(unsupported(m, format!("{name} = {v:?} (expected {want:?})"))),
+        Some(v) => Err(unsupported(
+            m,
+            format!("{name} = {v:?} (expected {want:?})"),
+        )),
         None => Ok(()),
     }
 }
@@ -51,7 +57,10 @@ pub fn conv2d(m: &Module, kernel: usize, cin: Option<usize>, usage: &Usage) -> R
     expect_ints(m, "groups", &[1])?;
     if let Some(mode) = m.string("padding_mode") {
         if mode != "zeros" {
-            return Err(unsupported(m, format!("padding_mode = {mode:?} (expected \"zeros\")")));
+            return Err(unsupported(
+                m,
+                format!("padding_mode = {mode:?} (expected \"zeros\")"),
+            ));
         }
     }
     let stride = match m.ints("stride").as_deref() {
@@ -59,13 +68,29 @@ pub fn conv2d(m: &Module, kernel: usize, cin: Option<usize>, usage: &Usage) -> R
         Some([s]) if *s >= 1 && kernel == 1 => *s as usize,
         Some([s]) if *s == 1 => 1,
         Some([s, 1]) if *s >= 1 => *s as usize,
-        Some(v) => return Err(unsupported(m, format!("stride = {v:?} (expected (s, 1): time is never strided)"))),
+        Some(v) => {
+            return Err(unsupported(
+                m,
+                format!("stride = {v:?} (expected (s, 1): time is never strided)"),
+            ))
+        }
     };
-    Ok(ConvWeights { weight, bias, cout, cin, stride })
+    Ok(ConvWeights {
+        weight,
+        bias,
+        cout,
+        cin,
+        stride,
+    })
 }
 
 /// A Conv1d with kernel 1 (a matrix), with or without bias.
-pub fn pointwise1d(m: &Module, cin: Option<usize>, cout: Option<usize>, usage: &Usage) -> Result<ConvWeights> {
+pub fn pointwise1d(
+    m: &Module,
+    cin: Option<usize>,
+    cout: Option<usize>,
+    usage: &Usage,
+) -> Result<ConvWeights> {
     let (shape, weight) = m.tensor("weight", &[cout, cin, Some(1)], usage)?;
     let (cout, cin) = (shape[0], shape[1]);
     let bias = match m.tensor_opt("bias") {
@@ -76,7 +101,13 @@ pub fn pointwise1d(m: &Module, cin: Option<usize>, cout: Option<usize>, usage: &
     expect_ints(m, "dilation", &[1])?;
     expect_ints(m, "padding", &[0])?;
     expect_ints(m, "groups", &[1])?;
-    Ok(ConvWeights { weight, bias, cout, cin, stride: 1 })
+    Ok(ConvWeights {
+        weight,
+        bias,
+        cout,
+        cin,
+        stride: 1,
+    })
 }
 
 /// A Conv1d with kernel > 1, dilation and reflect padding (the Res2Net branch convs).
@@ -87,13 +118,24 @@ pub fn dilated1d(m: &Module, channels: Option<usize>, usage: &Usage) -> Result<D
         Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1,
         None => vec![0.0; cout],
     };
-    let dilation = m.ints("dilation").and_then(|v| v.first().copied()).unwrap_or(2);
-    let padding = m.ints("padding").and_then(|v| v.first().copied()).unwrap_or(2);
+    let dilation = m
+        .ints("dilation")
+        .and_then(|v| v.first().copied())
+        .unwrap_or(2);
+    let padding = m
+        .ints("padding")
+        .and_then(|v| v.first().copied())
+        .unwrap_or(2);
     expect_ints(m, "stride", &[1])?;
     expect_ints(m, "groups", &[1])?;
     match m.string("padding_mode") {
         Some("reflect") | None => {}
-        Some(other) => return Err(unsupported(m, format!("padding_mode = {other:?} (expected \"reflect\")"))),
+        Some(other) => {
+            return Err(unsupported(
+                m,
+                format!("padding_mode = {other:?} (expected \"reflect\")"),
+            ))
+        }
     }
     if dilation < 1 || padding < 0 || 2 * padding != dilation * (k as i64 - 1) {
         return Err(unsupported(
@@ -105,7 +147,13 @@ pub fn dilated1d(m: &Module, channels: Option<usize>, usage: &Usage) -> Result<D
     let taps = (0..k)
         .map(|j| (0..cout * cin).map(|i| weight[i * k + j]).collect())
         .collect();
-    Ok(DilatedConv { taps, bias, cin, dilation: dilation as usize, padding: padding as usize })
+    Ok(DilatedConv {
+        taps,
+        bias,
+        cin,
+        dilation: dilation as usize,
+        padding: padding as usize,
+    })
 }
 
 /// An eval-mode BatchNorm (1d or 2d) of `channels` channels, folded.
@@ -132,12 +180,21 @@ pub fn batch_norm(m: &Module, channels: usize, usage: &Usage) -> Result<(BatchNo
 }
 
 /// A Linear layer (or a kernel-1 conv used as one).
-pub fn linear(m: &Module, cin: Option<usize>, cout: Option<usize>, usage: &Usage) -> Result<Linear> {
+pub fn linear(
+    m: &Module,
+    cin: Option<usize>,
+    cout: Option<usize>,
+    usage: &Usage,
+) -> Result<Linear> {
     let (shape, weight) = m.tensor("weight", &[cout, cin], usage)?;
     let (cout, cin) = (shape[0], shape[1]);
     let bias = match m.tensor_opt("bias") {
         Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1,
         None => vec![0.0; cout],
     };
-    Ok(Linear { weight, bias, in_features: cin })
+    Ok(Linear {
+        weight,
+        bias,
+        in_features: cin,
+    })
 }

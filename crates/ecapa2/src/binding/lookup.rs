@@ -35,7 +35,10 @@ pub fn join(parent: &str, name: &str) -> String {
 
 /// An expected shape: `None` entries are free (read from the tensor).
 pub fn shape_text(expected: &[Option<usize>]) -> String {
-    let dims: Vec<String> = expected.iter().map(|d| d.map_or("?".into(), |v| v.to_string())).collect();
+    let dims: Vec<String> = expected
+        .iter()
+        .map(|d| d.map_or("?".into(), |v| v.to_string()))
+        .collect();
     format!("({})", dims.join(", "))
 }
 
@@ -51,7 +54,10 @@ pub struct Module<'a> {
 impl<'a> Module<'a> {
     /// The root module.
     pub fn root(object: &'a Object) -> Self {
-        Self { path: String::new(), object }
+        Self {
+            path: String::new(),
+            object,
+        }
     }
 
     /// A child module, if present.
@@ -59,25 +65,40 @@ impl<'a> Module<'a> {
         self.object
             .children()
             .find(|(n, _)| *n == name)
-            .map(|(_, o)| Module { path: join(&self.path, name), object: o })
+            .map(|(_, o)| Module {
+                path: join(&self.path, name),
+                object: o,
+            })
     }
 
     /// A child module that must be present.
     pub fn require(&self, name: &str, what: &str) -> Result<Module<'a>> {
-        self.get(name).ok_or_else(|| Error::MissingModule { path: join(&self.path, name), what: what.into() })
-    }
-
-    /// The first of several candidate child names that exists.
-    pub fn require_any(&self, names: &[&str], what: &str) -> Result<Module<'a>> {
-        names.iter().find_map(|n| self.get(n)).ok_or_else(|| Error::MissingModule {
-            path: join(&self.path, &names.join("|")),
+        self.get(name).ok_or_else(|| Error::MissingModule {
+            path: join(&self.path, name),
             what: what.into(),
         })
     }
 
+    /// The first of several candidate child names that exists.
+    pub fn require_any(&self, names: &[&str], what: &str) -> Result<Module<'a>> {
+        names
+            .iter()
+            .find_map(|n| self.get(n))
+            .ok_or_else(|| Error::MissingModule {
+                path: join(&self.path, &names.join("|")),
+                what: what.into(),
+            })
+    }
+
     /// Child modules in stored order.
     pub fn children(&self) -> Vec<Module<'a>> {
-        self.object.children().map(|(n, o)| Module { path: join(&self.path, n), object: o }).collect()
+        self.object
+            .children()
+            .map(|(n, o)| Module {
+                path: join(&self.path, n),
+                object: o,
+            })
+            .collect()
     }
 
     /// Depth-first search for the first module named `name` anywhere below (self included).
@@ -98,23 +119,39 @@ impl<'a> Module<'a> {
 
     /// A tensor attribute, if present.
     pub fn tensor_opt(&self, name: &str) -> Option<&'a Tensor> {
-        self.object.tensors().find(|(n, _)| *n == name).map(|(_, t)| t)
+        self.object
+            .tensors()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t)
     }
 
     /// A tensor whose shape must match `expected` (free dims as `None`). Trailing unit
     /// dimensions beyond `expected` are accepted (Conv1d k=1 weights used as matrices).
-    pub fn tensor(&self, name: &str, expected: &[Option<usize>], usage: &Usage) -> Result<(Vec<usize>, Vec<f32>)> {
+    pub fn tensor(
+        &self,
+        name: &str,
+        expected: &[Option<usize>],
+        usage: &Usage,
+    ) -> Result<(Vec<usize>, Vec<f32>)> {
         let path = join(&self.path, name);
-        let tensor = self
-            .tensor_opt(name)
-            .ok_or_else(|| Error::MissingTensor { path: path.clone(), expected: shape_text(expected) })?;
+        let tensor = self.tensor_opt(name).ok_or_else(|| Error::MissingTensor {
+            path: path.clone(),
+            expected: shape_text(expected),
+        })?;
         let shape = tensor.shape.clone();
         let core_len = shape.len().min(expected.len());
         let ok = shape.len() >= expected.len()
-            && shape[..core_len].iter().zip(expected).all(|(s, e)| e.is_none_or(|e| e == *s))
+            && shape[..core_len]
+                .iter()
+                .zip(expected)
+                .all(|(s, e)| e.is_none_or(|e| e == *s))
             && shape[core_len..].iter().all(|&s| s == 1);
         if !ok {
-            return Err(Error::ShapeMismatch { path, shape, expected: shape_text(expected) });
+            return Err(Error::ShapeMismatch {
+                path,
+                shape,
+                expected: shape_text(expected),
+            });
         }
         usage.mark(path.clone());
         let data = tensor.to_f32();
@@ -123,14 +160,27 @@ impl<'a> Module<'a> {
 
     /// A hyper-parameter stated by the archive: a `Final` class constant or a plain attribute.
     pub fn setting(&self, name: &str) -> Option<&'a Value> {
-        self.object.constant(name).or_else(|| self.object.attr(name).filter(|v| !matches!(v, Value::Object(_) | Value::Tensor(_))))
+        self.object.constant(name).or_else(|| {
+            self.object
+                .attr(name)
+                .filter(|v| !matches!(v, Value::Object(_) | Value::Tensor(_)))
+        })
     }
 
     /// An integer tuple/list setting (`stride`, `padding`, …) or a bare int.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
         match self.setting(name)? {
             Value::Int(i) => Some(vec![*i]),
-            Value::Tuple(v) | Value::List(v) => v.iter().map(|x| if let Value::Int(i) = x { Some(*i) } else { None }).collect(),
+            Value::Tuple(v) | Value::List(v) => v
+                .iter()
+                .map(|x| {
+                    if let Value::Int(i) = x {
+                        Some(*i)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
             _ => None,
         }
     }

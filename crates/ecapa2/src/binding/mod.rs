@@ -58,28 +58,55 @@ pub fn bind(archive: &TorchScript) -> Result<Bound> {
         path: "conv_1".into(),
         what: "LFE conv blocks (modules with conv1/conv2/conv3)".into(),
     })?;
-    let flat = last.conv1.out_channels() * blocks.iter().fold(spectrogram.bins(), |h, b| b.conv1.out_height(h));
+    let flat = last.conv1.out_channels()
+        * blocks
+            .iter()
+            .fold(spectrogram.bins(), |h, b| b.conv1.out_height(h));
 
-    let tdnn_1 = root.find("tdnn_1").ok_or_else(|| missing("tdnn_1", "Conv1d k=1 → ReLU → BN"))?;
-    let tdnn_1 = tapped(&tdnn_1.require("conv", "Conv1d")?, Some(&tdnn_1.require("bn", "BatchNorm1d")?), Some(flat), &usage)?;
+    let tdnn_1 = root
+        .find("tdnn_1")
+        .ok_or_else(|| missing("tdnn_1", "Conv1d k=1 → ReLU → BN"))?;
+    let tdnn_1 = tapped(
+        &tdnn_1.require("conv", "Conv1d")?,
+        Some(&tdnn_1.require("bn", "BatchNorm1d")?),
+        Some(flat),
+        &usage,
+    )?;
     let width = tdnn_1.conv.out_channels();
     report.push(format!("tdnn_1: Conv1d {flat}→{width} (k=1) → ReLU → BN"));
 
-    let tdnn_2 = root.find("tdnn_2").ok_or_else(|| missing("tdnn_2", "SE-Res2Net block"))?;
+    let tdnn_2 = root
+        .find("tdnn_2")
+        .ok_or_else(|| missing("tdnn_2", "SE-Res2Net block"))?;
     let tdnn_2 = bind_res2(&tdnn_2, width, &usage, &mut report)?;
 
-    let dense_1 = root.find("dense_1").ok_or_else(|| missing("dense_1", "Conv1d k=1 → ReLU"))?;
-    let dense_1 = tapped(&dense_1.require("conv", "Conv1d")?, None, Some(width), &usage)?;
+    let dense_1 = root
+        .find("dense_1")
+        .ok_or_else(|| missing("dense_1", "Conv1d k=1 → ReLU"))?;
+    let dense_1 = tapped(
+        &dense_1.require("conv", "Conv1d")?,
+        None,
+        Some(width),
+        &usage,
+    )?;
     let c = dense_1.conv.out_channels();
     report.push(format!("dense_1: Conv1d {width}→{c} (k=1) → ReLU"));
 
-    let pool = root.find("pooling_1").ok_or_else(|| missing("pooling_1", "attentive statistics pooling"))?;
+    let pool = root
+        .find("pooling_1")
+        .ok_or_else(|| missing("pooling_1", "attentive statistics pooling"))?;
     let pooling = bind_pooling(&pool, c, &usage, &mut report)?;
 
-    let dense_2 = root.find("dense_2").ok_or_else(|| missing("dense_2", "Linear embedding layer"))?;
+    let dense_2 = root
+        .find("dense_2")
+        .ok_or_else(|| missing("dense_2", "Linear embedding layer"))?;
     let fc = dense_2.get("fc").unwrap_or(dense_2);
     let dense_2 = layers::linear(&fc, Some(2 * c), None, &usage)?;
-    report.push(format!("dense_2: Linear {}→{} (embedding)", 2 * c, dense_2.out_features()));
+    report.push(format!(
+        "dense_2: Linear {}→{} (embedding)",
+        2 * c,
+        dense_2.out_features()
+    ));
 
     let unused: Vec<String> = archive
         .named_tensors()
@@ -92,26 +119,56 @@ pub fn bind(archive: &TorchScript) -> Result<Bound> {
         tracing::warn!("archive tensor not used by the network: {u}");
     }
     report.extend(notes);
-    let network = Network { blocks, tdnn_1, tdnn_2, dense_1, pooling, dense_2 };
-    Ok(Bound { spectrogram, network, report, unused })
+    let network = Network {
+        blocks,
+        tdnn_1,
+        tdnn_2,
+        dense_1,
+        pooling,
+        dense_2,
+    };
+    Ok(Bound {
+        spectrogram,
+        network,
+        report,
+        unused,
+    })
 }
 
 fn missing(path: &str, what: &str) -> Error {
-    Error::MissingModule { path: path.into(), what: what.into() }
+    Error::MissingModule {
+        path: path.into(),
+        what: what.into(),
+    }
 }
 
 /// The LFE: conv blocks in stored order, each with its residual decided by shapes and stride.
-fn bind_lfe(root: &Module, bins: usize, usage: &Usage, report: &mut Vec<String>) -> Result<Vec<ConvBlock>> {
-    let is_block = |m: &Module| ["conv1", "conv2", "conv3"].iter().all(|n| m.get(n).is_some());
+fn bind_lfe(
+    root: &Module,
+    bins: usize,
+    usage: &Usage,
+    report: &mut Vec<String>,
+) -> Result<Vec<ConvBlock>> {
+    let is_block = |m: &Module| {
+        ["conv1", "conv2", "conv3"]
+            .iter()
+            .all(|n| m.get(n).is_some())
+    };
     let owner = root
         .find_where(&|m| m.children().iter().any(is_block))
         .ok_or_else(|| missing("conv_1", "LFE conv blocks (modules with conv1/conv2/conv3)"))?;
-    let modules = owner.children().into_iter().filter(is_block).collect::<Vec<_>>();
+    let modules = owner
+        .children()
+        .into_iter()
+        .filter(is_block)
+        .collect::<Vec<_>>();
     // Projections live beside the blocks (`downsample_k`) in stored order, or inside a block.
     let mut projections = owner
         .children()
         .into_iter()
-        .filter(|m| m.get("conv").is_some() && m.get("bn").is_some() && m.path.contains("downsample"))
+        .filter(|m| {
+            m.get("conv").is_some() && m.get("bn").is_some() && m.path.contains("downsample")
+        })
         .collect::<Vec<_>>()
         .into_iter();
 
@@ -121,24 +178,45 @@ fn bind_lfe(root: &Module, bins: usize, usage: &Usage, report: &mut Vec<String>)
         let conv = |name: &str, cin: usize| -> Result<(Conv3x3, usize, f64)> {
             let cm = m.require(name, "Conv2d 3×3")?;
             let w = layers::conv2d(&cm, 3, Some(cin), usage)?;
-            let (bn, eps) = layers::batch_norm(&m.require(&name.replace("conv", "bn"), "BatchNorm2d")?, w.cout, usage)?;
-            let epi = Epilogue { bias: w.bias, relu: true, affine: Some(bn.affine()) };
-            Ok((Conv3x3::new(&w.weight, w.cout, w.cin, w.stride, epi), w.stride, eps))
+            let (bn, eps) = layers::batch_norm(
+                &m.require(&name.replace("conv", "bn"), "BatchNorm2d")?,
+                w.cout,
+                usage,
+            )?;
+            let epi = Epilogue {
+                bias: w.bias,
+                relu: true,
+                affine: Some(bn.affine()),
+            };
+            Ok((
+                Conv3x3::new(&w.weight, w.cout, w.cin, w.stride, epi),
+                w.stride,
+                eps,
+            ))
         };
         let (conv1, stride, eps) = conv("conv1", cin)?;
         let cout = conv1.out_channels();
         let (conv2, s2, _) = conv("conv2", cout)?;
         let (conv3, s3, _) = conv("conv3", cout)?;
         if s2 != 1 || s3 != 1 {
-            return Err(Error::Unsupported { path: m.path.clone(), what: "stride on conv2/conv3".into() });
+            return Err(Error::Unsupported {
+                path: m.path.clone(),
+                what: "stride on conv2/conv3".into(),
+            });
         }
         let h_out = conv1.out_height(h);
         let se_module = m.require("se", "squeeze-excitation")?;
         let se = bind_se2d(&se_module, cout, h_out, usage)?;
         let residual = if stride != 1 {
-            let p = m.get("downsample").or_else(|| projections.next()).ok_or_else(|| {
-                missing(&format!("{}.downsample", m.path), "1×1 projection for a strided block")
-            })?;
+            let p = m
+                .get("downsample")
+                .or_else(|| projections.next())
+                .ok_or_else(|| {
+                    missing(
+                        &format!("{}.downsample", m.path),
+                        "1×1 projection for a strided block",
+                    )
+                })?;
             let w = layers::conv2d(&p.require("conv", "Conv2d 1×1")?, 1, Some(cin), usage)?;
             if w.cout != cout || w.stride != stride {
                 return Err(Error::ShapeMismatch {
@@ -148,7 +226,11 @@ fn bind_lfe(root: &Module, bins: usize, usage: &Usage, report: &mut Vec<String>)
                 });
             }
             let (bn, _) = layers::batch_norm(&p.require("bn", "BatchNorm2d")?, cout, usage)?;
-            let epi = Epilogue { bias: w.bias, relu: false, affine: Some(bn.affine()) };
+            let epi = Epilogue {
+                bias: w.bias,
+                relu: false,
+                affine: Some(bn.affine()),
+            };
             report.push(format!("  projection `{}` for `{}`", p.path, m.path));
             Residual::Projection(Pointwise::new(&w.weight, cout, cin, epi))
         } else if cin == cout {
@@ -169,12 +251,23 @@ fn bind_lfe(root: &Module, bins: usize, usage: &Usage, report: &mut Vec<String>)
             "{}: {cin}→{cout}, stride ({stride},1), F {h}→{h_out}, BN eps {eps:e}, {se_kind}, {res_kind}",
             m.path
         ));
-        blocks.push(ConvBlock { name: m.path.clone(), conv1, conv2, conv3, se, residual, stride });
+        blocks.push(ConvBlock {
+            name: m.path.clone(),
+            conv1,
+            conv2,
+            conv3,
+            se,
+            residual,
+            stride,
+        });
         cin = cout;
         h = h_out;
     }
     if let Some(extra) = projections.next() {
-        return Err(Error::Unsupported { path: extra.path, what: "projection with no strided block to serve".into() });
+        return Err(Error::Unsupported {
+            path: extra.path,
+            what: "projection with no strided block to serve".into(),
+        });
     }
     Ok(blocks)
 }
@@ -182,33 +275,79 @@ fn bind_lfe(root: &Module, bins: usize, usage: &Usage, report: &mut Vec<String>)
 /// An SE whose first layer's input width says which axis it squeezes (spec U1).
 fn bind_se2d(m: &Module, channels: usize, height: usize, usage: &Usage) -> Result<Se2d> {
     let fc1 = m.require("fc1", "SE squeeze Linear")?;
-    let width = fc1.tensor_opt("weight").and_then(|t| t.shape.get(1).copied());
-    let squeeze = if width == Some(channels) { channels } else { height };
+    let width = fc1
+        .tensor_opt("weight")
+        .and_then(|t| t.shape.get(1).copied());
+    let squeeze = if width == Some(channels) {
+        channels
+    } else {
+        height
+    };
     let gate = bind_gate(m, squeeze, usage)?;
-    Ok(if squeeze == channels { Se2d::Channel(gate) } else { Se2d::Frequency(gate) })
+    Ok(if squeeze == channels {
+        Se2d::Channel(gate)
+    } else {
+        Se2d::Frequency(gate)
+    })
 }
 
 /// fc1 → ReLU → bn1 → fc2 → sigmoid.
 fn bind_gate(m: &Module, width: usize, usage: &Usage) -> Result<SeGate> {
-    let fc1 = layers::linear(&m.require("fc1", "SE squeeze Linear")?, Some(width), None, usage)?;
+    let fc1 = layers::linear(
+        &m.require("fc1", "SE squeeze Linear")?,
+        Some(width),
+        None,
+        usage,
+    )?;
     let hidden = fc1.out_features();
-    let (bn, _) = layers::batch_norm(&m.require_any(&["bn1", "bn"], "SE BatchNorm1d")?, hidden, usage)?;
-    let fc2 = layers::linear(&m.require("fc2", "SE excitation Linear")?, Some(hidden), Some(width), usage)?;
+    let (bn, _) = layers::batch_norm(
+        &m.require_any(&["bn1", "bn"], "SE BatchNorm1d")?,
+        hidden,
+        usage,
+    )?;
+    let fc2 = layers::linear(
+        &m.require("fc2", "SE excitation Linear")?,
+        Some(hidden),
+        Some(width),
+        usage,
+    )?;
     Ok(SeGate { fc1, bn, fc2 })
 }
 
-fn tapped(conv: &Module, bn: Option<&Module>, cin: Option<usize>, usage: &Usage) -> Result<TappedConv> {
+fn tapped(
+    conv: &Module,
+    bn: Option<&Module>,
+    cin: Option<usize>,
+    usage: &Usage,
+) -> Result<TappedConv> {
     let w = layers::pointwise1d(conv, cin, None, usage)?;
     let bn = match bn {
         Some(b) => Some(layers::batch_norm(b, w.cout, usage)?.0),
         None => None,
     };
-    let epi = Epilogue { bias: w.bias, relu: false, affine: None };
-    Ok(TappedConv { conv: Pointwise::new(&w.weight, w.cout, w.cin, epi), bn })
+    let epi = Epilogue {
+        bias: w.bias,
+        relu: false,
+        affine: None,
+    };
+    Ok(TappedConv {
+        conv: Pointwise::new(&w.weight, w.cout, w.cin, epi),
+        bn,
+    })
 }
 
-fn bind_res2(m: &Module, width: usize, usage: &Usage, report: &mut Vec<String>) -> Result<SeRes2Block> {
-    let conv1 = tapped(&m.require("conv1", "Conv1d")?, Some(&m.require("bn1", "BatchNorm1d")?), Some(width), usage)?;
+fn bind_res2(
+    m: &Module,
+    width: usize,
+    usage: &Usage,
+    report: &mut Vec<String>,
+) -> Result<SeRes2Block> {
+    let conv1 = tapped(
+        &m.require("conv1", "Conv1d")?,
+        Some(&m.require("bn1", "BatchNorm1d")?),
+        Some(width),
+        usage,
+    )?;
     let filters = m.require("conv_filters", "Res2Net branch convs (ModuleList)")?;
     let norms = m.require("batch_norms", "Res2Net branch BNs (ModuleList)")?;
     let count = filters.children().len();
@@ -227,23 +366,57 @@ fn bind_res2(m: &Module, width: usize, usage: &Usage, report: &mut Vec<String>) 
         let (bn, _) = layers::batch_norm(&norms.require(&name, "BatchNorm1d")?, group, usage)?;
         convs.push((conv, bn));
     }
-    let conv2 = tapped(&m.require("conv2", "Conv1d")?, Some(&m.require("bn2", "BatchNorm1d")?), Some(width), usage)?;
+    let conv2 = tapped(
+        &m.require("conv2", "Conv1d")?,
+        Some(&m.require("bn2", "BatchNorm1d")?),
+        Some(width),
+        usage,
+    )?;
     let se = bind_gate(&m.require("se", "1-D squeeze-excitation")?, width, usage)?;
     let (k, d) = (convs[0].0.taps.len(), convs[0].0.dilation);
     report.push(format!(
         "tdnn_2: SE-Res2Net {width}, scale {scale} (group {group}), branch k={k} dilation {d} reflect, SE {width}→{}",
         se.fc1.out_features()
     ));
-    Ok(SeRes2Block { conv1, convs, conv2, se })
+    Ok(SeRes2Block {
+        conv1,
+        convs,
+        conv2,
+        se,
+    })
 }
 
-fn bind_pooling(m: &Module, c: usize, usage: &Usage, report: &mut Vec<String>) -> Result<AttentivePooling> {
+fn bind_pooling(
+    m: &Module,
+    c: usize,
+    usage: &Usage,
+    report: &mut Vec<String>,
+) -> Result<AttentivePooling> {
     let att = m.require("attention", "attention MLP (Sequential)")?;
-    let attention_in = layers::linear(&att.require("0", "Conv1d 3C→hidden")?, Some(3 * c), None, usage)?;
+    let attention_in = layers::linear(
+        &att.require("0", "Conv1d 3C→hidden")?,
+        Some(3 * c),
+        None,
+        usage,
+    )?;
     let hidden = attention_in.out_features();
     let (attention_bn, _) = layers::batch_norm(&att.require("2", "BatchNorm1d")?, hidden, usage)?;
-    let attention_out = layers::linear(&att.require("3", "Conv1d hidden→C")?, Some(hidden), Some(c), usage)?;
+    let attention_out = layers::linear(
+        &att.require("3", "Conv1d hidden→C")?,
+        Some(hidden),
+        Some(c),
+        usage,
+    )?;
     let (bn, _) = layers::batch_norm(&m.require("bn", "BatchNorm1d(2C)")?, 2 * c, usage)?;
-    report.push(format!("pooling_1: attention {}→{hidden}→{c}, BN {}", 3 * c, 2 * c));
-    Ok(AttentivePooling { attention_in, attention_bn, attention_out, bn })
+    report.push(format!(
+        "pooling_1: attention {}→{hidden}→{c}, BN {}",
+        3 * c,
+        2 * c
+    ));
+    Ok(AttentivePooling {
+        attention_in,
+        attention_bn,
+        attention_out,
+        bn,
+    })
 }

@@ -65,8 +65,20 @@ impl DilatedConv {
         let t_out = tp - self.dilation * (self.taps.len() - 1);
         let mut out = vec![0.0f32; cout * t_out];
         for (j, w) in self.taps.iter().enumerate() {
-            let rhs = MatRef { data: &padded[j * self.dilation..], rows: self.cin, cols: t_out, row_stride: tp };
-            matmul(&mut out, t_out, MatRef::new(w, cout, self.cin), rhs, j > 0, Threads::Pool);
+            let rhs = MatRef {
+                data: &padded[j * self.dilation..],
+                rows: self.cin,
+                cols: t_out,
+                row_stride: tp,
+            };
+            matmul(
+                &mut out,
+                t_out,
+                MatRef::new(w, cout, self.cin),
+                rhs,
+                j > 0,
+                Threads::Pool,
+            );
         }
         for (row, &b) in out.chunks_exact_mut(t_out).zip(&self.bias) {
             row.iter_mut().for_each(|v| *v += b);
@@ -78,7 +90,13 @@ impl DilatedConv {
 /// Index into a length-`n` signal with reflect padding (no edge repeat), as PyTorch's "reflect".
 fn reflect(i: isize, n: usize) -> usize {
     let n = n as isize;
-    let r = if i < 0 { -i } else if i >= n { 2 * (n - 1) - i } else { i };
+    let r = if i < 0 {
+        -i
+    } else if i >= n {
+        2 * (n - 1) - i
+    } else {
+        i
+    };
     r.clamp(0, n - 1) as usize
 }
 
@@ -112,13 +130,17 @@ impl SeRes2Block {
             let (done, rest) = res.split_at_mut(g * group);
             let cur = &mut rest[..group];
             if g > 1 {
-                cur.iter_mut().zip(&done[(g - 1) * group..]).for_each(|(c, p)| *c += p);
+                cur.iter_mut()
+                    .zip(&done[(g - 1) * group..])
+                    .for_each(|(c, p)| *c += p);
             }
             let (conv, bn) = &self.convs[g - 1];
             let y = conv.forward(cur, t);
             for (ch, (dst, src)) in cur.chunks_exact_mut(t).zip(y.chunks_exact(t)).enumerate() {
                 let (s, b) = (bn.scale[ch], bn.shift[ch]);
-                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v.max(0.0) * s + b);
+                dst.iter_mut()
+                    .zip(src)
+                    .for_each(|(d, &v)| *d = v.max(0.0) * s + b);
             }
         }
         let (_, mut b) = self.conv2.forward(&res, t);

@@ -70,7 +70,13 @@ impl Linear {
         self.weight
             .chunks_exact(self.in_features)
             .zip(&self.bias)
-            .map(|(row, &b)| (row.iter().zip(x).map(|(&w, &v)| w as f64 * v as f64).sum::<f64>() + b as f64) as f32)
+            .map(|(row, &b)| {
+                (row.iter()
+                    .zip(x)
+                    .map(|(&w, &v)| w as f64 * v as f64)
+                    .sum::<f64>()
+                    + b as f64) as f32
+            })
             .collect()
     }
 }

@@ -67,6 +67,11 @@ impl ConvBlock {
                 a.iter_mut().zip(&b).for_each(|(y, r)| *y += r);
             }
         }
-        Planes { data: a, c, h: ho, w }
+        Planes {
+            data: a,
+            c,
+            h: ho,
+            w,
+        }
     }
 }

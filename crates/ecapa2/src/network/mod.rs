@@ -50,18 +50,37 @@ impl Network {
     /// Frames the GFE needs: the Res2Net's reflect padding needs more than `padding` frames and
     /// the unbiased variances need two.
     pub fn min_frames(&self) -> usize {
-        let pad = self.tdnn_2.convs.iter().map(|(c, _)| c.padding).max().unwrap_or(0);
+        let pad = self
+            .tdnn_2
+            .convs
+            .iter()
+            .map(|(c, _)| c.padding)
+            .max()
+            .unwrap_or(0);
         (pad + 1).max(2)
     }
 
     /// Runs one utterance from its normalised log-spectrogram `(bins, frames)` and returns the
     /// requested features concatenated in network order. Stops after the deepest label needed.
-    pub fn forward(&self, spec: Vec<f32>, bins: usize, frames: usize, labels: LabelSet) -> Vec<f32> {
+    pub fn forward(
+        &self,
+        spec: Vec<f32>,
+        bins: usize,
+        frames: usize,
+        labels: LabelSet,
+    ) -> Vec<f32> {
         let t = frames;
         let mut out = Vec::with_capacity(self.dims(labels));
-        let Some(deepest) = labels.deepest() else { return out };
+        let Some(deepest) = labels.deepest() else {
+            return out;
+        };
 
-        let mut x = Planes { data: spec, c: 1, h: bins, w: t };
+        let mut x = Planes {
+            data: spec,
+            c: 1,
+            h: bins,
+            w: t,
+        };
         for block in &self.blocks {
             let _span = tracing::trace_span!("lfe", block = %block.name).entered();
             x = block.forward(&x);
@@ -78,7 +97,11 @@ impl Network {
         }
         let (pre, a) = self.tdnn_2.conv1_tap(&x1, t);
         if labels.contains(Label::Gfe2) {
-            out.extend(stats::mean_var(&pre, self.tdnn_2.conv1.conv.out_channels(), t));
+            out.extend(stats::mean_var(
+                &pre,
+                self.tdnn_2.conv1.conv.out_channels(),
+                t,
+            ));
         }
         if deepest == Label::Gfe2 {
             return out;

@@ -39,18 +39,42 @@ impl AttentivePooling {
         let constant: Vec<f32> = w_in
             .chunks_exact(3 * c)
             .zip(&self.attention_in.bias)
-            .map(|(row, &b)| (row[c..].iter().zip(&ms).map(|(&w, &v)| w as f64 * v as f64).sum::<f64>() + b as f64) as f32)
+            .map(|(row, &b)| {
+                (row[c..]
+                    .iter()
+                    .zip(&ms)
+                    .map(|(&w, &v)| w as f64 * v as f64)
+                    .sum::<f64>()
+                    + b as f64) as f32
+            })
             .collect();
         let mut h = vec![0.0f32; hidden * t];
-        let w_x = MatRef { data: w_in, rows: hidden, cols: c, row_stride: 3 * c };
+        let w_x = MatRef {
+            data: w_in,
+            rows: hidden,
+            cols: c,
+            row_stride: 3 * c,
+        };
         matmul(&mut h, t, w_x, MatRef::new(x, c, t), false, Threads::Pool);
         for (k, row) in h.chunks_exact_mut(t).enumerate() {
-            let (b, sc, sh) = (constant[k], self.attention_bn.scale[k], self.attention_bn.shift[k]);
-            row.iter_mut().for_each(|v| *v = (*v + b).max(0.0) * sc + sh);
+            let (b, sc, sh) = (
+                constant[k],
+                self.attention_bn.scale[k],
+                self.attention_bn.shift[k],
+            );
+            row.iter_mut()
+                .for_each(|v| *v = (*v + b).max(0.0) * sc + sh);
         }
         let mut e = vec![0.0f32; c * t];
         let w_out = MatRef::new(&self.attention_out.weight, c, hidden);
-        matmul(&mut e, t, w_out, MatRef::new(&h, hidden, t), false, Threads::Pool);
+        matmul(
+            &mut e,
+            t,
+            w_out,
+            MatRef::new(&h, hidden, t),
+            false,
+            Threads::Pool,
+        );
         let mut out = vec![0.0f32; 2 * c];
         for (ch, (logits, xs)) in e.chunks_exact(t).zip(x.chunks_exact(t)).enumerate() {
             let b = self.attention_out.bias[ch] as f64;

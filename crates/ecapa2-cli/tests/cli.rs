@@ -1,0 +1,203 @@
+//! The `ecapa2` binary end to end on the committed fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ecapa2(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
+        .current_dir(root())
+        .args(["--threads", "2"])
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env(
+            "HF_HUB_CACHE",
+            std::env::temp_dir().join("ecapa2-cli-test-empty-cache"),
+        )
+        .output()
+        .expect("run ecapa2");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const MODEL: &str = "tests/fixtures/tiny/model.pt";
+const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
+
+#[test]
+fn embed_writes_jsonl_to_stdout() {
+    let (code, out, err) = ecapa2(&["embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 0, "{err}");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["key"], SPEECH);
+    assert_eq!(line["label"], "embedding");
+    assert_eq!(line["dim"], 32);
+    assert_eq!(line["vector"].as_array().unwrap().len(), 32);
+}
+
+#[test]
+fn windows_have_correct_timestamps() {
+    // speech_16k.wav has 46536 samples (2.9085 s): 1 s windows every 0.5 s start at
+    // 0, 0.5, 1.0, 1.5 s, then one end-aligned window 1.9085–2.9085 s.
+    let (code, out, err) = ecapa2(&[
+        "embed", "--model", MODEL, "--window", "1", "--hop", "0.5", SPEECH,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let keys: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let spans: Vec<&str> = keys.iter().map(|k| k.rsplit('@').next().unwrap()).collect();
+    assert_eq!(
+        spans,
+        vec![
+            "0.00-1.00",
+            "0.50-1.50",
+            "1.00-2.00",
+            "1.50-2.50",
+            "1.91-2.91"
+        ]
+    );
+}
+
+#[test]
+fn stereo_separate_gives_one_row_per_channel_and_npy_has_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.npy");
+    let out_s = out.to_str().unwrap();
+    let stereo = "tests/fixtures/audio/stereo_44k.wav";
+    let (code, _, err) = ecapa2(&[
+        "embed",
+        "--model",
+        MODEL,
+        "--channels",
+        "separate",
+        "-o",
+        out_s,
+        stereo,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("resampled to 16000 Hz"),
+        "the resampling is reported: {err}"
+    );
+    let keys = std::fs::read_to_string(dir.path().join("e.keys")).unwrap();
+    assert_eq!(
+        keys.lines().collect::<Vec<_>>(),
+        vec![format!("{stereo}#ch0"), format!("{stereo}#ch1")]
+    );
+    let m = ecapa2_eval::embeddings::npy::read_f32_matrix(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!((m.rows, m.cols), (2, 32));
+}
+
+#[test]
+fn bad_files_are_reported_and_the_rest_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.jsonl");
+    let (code, _, err) = ecapa2(&[
+        "embed",
+        "--model",
+        MODEL,
+        "-o",
+        out.to_str().unwrap(),
+        SPEECH,
+        "tests/fixtures/audio/nan_f32.wav",
+        "tests/fixtures/audio/short_10ms.wav",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nan_f32.wav") && err.contains("short_10ms.wav"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(out).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn score_and_eval_run_on_a_trial_list() {
+    let (code, out, err) = ecapa2(&[
+        "score",
+        "--model",
+        MODEL,
+        SPEECH,
+        "tests/fixtures/audio/speech_16k.flac",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // FLAC is lossless: the same samples give the same embedding.
+    assert!(
+        (out.trim().parse::<f64>().unwrap() - 1.0).abs() < 1e-6,
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let trials = dir.path().join("trials.txt");
+    let a = root().join("tests/fixtures/audio");
+    std::fs::write(
+        &trials,
+        "1 speech_16k.wav speech_16k.flac\n0 speech_16k.wav speech2_16k.wav\n1 speech2_16k.wav speech2_16k.wav\n0 speech_16k.flac speech2_16k.wav\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache.jsonl");
+    let scores = dir.path().join("scores.txt");
+    let args = [
+        "eval",
+        "--model",
+        MODEL,
+        trials.to_str().unwrap(),
+        "--audio-root",
+        a.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--scores",
+        scores.to_str().unwrap(),
+    ];
+    let (code, out, err) = ecapa2(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("trials: 4 (2 target, 2 nontarget)"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&cache).unwrap().lines().count(),
+        3,
+        "each file embedded once"
+    );
+    assert_eq!(std::fs::read_to_string(&scores).unwrap().lines().count(), 4);
+    // Second run: everything comes from the cache, even without a model.
+    let (code, out2, err) = ecapa2(&[&args[..1], &args[3..]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, out2);
+}
+
+#[test]
+fn no_model_offline_says_what_to_do() {
+    let (code, _, err) = ecapa2(&["embed", SPEECH]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("HF_HUB_OFFLINE") && err.contains("--model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inspect_reports_binding() {
+    let (code, out, _) = ecapa2(&["inspect", "--brief", MODEL]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("binding: OK") && out.contains("feature embedding: 32 values"),
+        "{out}"
+    );
+    let (code, out, _) = ecapa2(&[
+        "inspect",
+        "--brief",
+        "tests/fixtures/broken/missing_tensor.pt",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("conv_3.se.fc2"), "{out}");
+}
