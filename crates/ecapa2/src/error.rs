@@ -64,6 +64,19 @@ pub enum Error {
         /// The minimum in milliseconds.
         min_ms: f64,
     },
+    /// The utterance needs more memory than the machine has available.
+    #[error(
+        "{seconds:.0} s of audio in one call needs about {needed_gb:.1} GB of activations but only \
+         {available_gb:.1} GB is available; embed it in windows (CLI: --window SEC --hop SEC)"
+    )]
+    TooLong {
+        /// Length of the utterance.
+        seconds: f64,
+        /// Estimated peak activation memory.
+        needed_gb: f64,
+        /// Memory available to this process.
+        available_gb: f64,
+    },
     /// The audio holds NaN or infinity.
     #[error("audio sample {index} is {value} (not a finite number)")]
     NonFinite {

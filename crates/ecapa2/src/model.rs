@@ -196,6 +196,29 @@ impl Ecapa2 {
         if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { index, value });
         }
+        // Refuse up front rather than be killed by the OOM killer half-way through.
+        let cfg = self.spectrogram.config();
+        let needed = self
+            .network
+            .activation_bytes(cfg.bins(), cfg.frames(audio.len()).unwrap_or(0));
+        if let Some(available) = available_memory() {
+            if needed as f64 > 0.8 * available as f64 {
+                let gb = |b: usize| b as f64 / 1e9;
+                return Err(Error::TooLong {
+                    seconds: audio.len() as f64 / crate::SAMPLE_RATE as f64,
+                    needed_gb: gb(needed),
+                    available_gb: gb(available),
+                });
+            }
+        }
         Ok(())
     }
+}
+
+/// `MemAvailable` from /proc/meminfo (Linux); `None` elsewhere, where no limit is enforced.
+fn available_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

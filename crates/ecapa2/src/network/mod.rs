@@ -60,6 +60,20 @@ impl Network {
         (pad + 1).max(2)
     }
 
+    /// Peak bytes of activations for one utterance of `frames` frames: the largest block holds
+    /// its input and two full-size working maps.
+    pub fn activation_bytes(&self, bins: usize, frames: usize) -> usize {
+        let mut h = bins;
+        let mut peak = 0usize;
+        for b in &self.blocks {
+            let ho = b.conv1.out_height(h);
+            let planes = b.conv1.in_channels() * h + 2 * b.conv1.out_channels() * ho;
+            peak = peak.max(planes.saturating_mul(frames).saturating_mul(4));
+            h = ho;
+        }
+        peak
+    }
+
     /// Runs one utterance from its normalised log-spectrogram `(bins, frames)` and returns the
     /// requested features concatenated in network order. Stops after the deepest label needed.
     pub fn forward(

@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+"""Merge a bench/run.sh result directory into a Markdown report (stdlib only).
+
+    python3 bench/report.py --dir bench/out/run-YYYYmmdd-HHMMSS [--model-dir bench/out/full] \
+        [--out docs/BENCHMARKS.md]
+
+Reads, from --dir: ours_<case>.json / torch_<case>.json (bench example / torch_bench.py),
+their <...>.run.json (bench/measure.py: machine load, child CPU and max RSS), parity.json,
+long_<S>s.json / .run.json, and started/finished/invocation/rustc/threads. Machine facts come
+from /proc (the report is meant to be written on the machine that ran the benchmark).
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+GMAC_PER_AUDIO_SECOND = 130.6  # direct-convolution MACs per second of audio (the spec's count)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def text(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine():
+    info = {}
+    cpuinfo = text("/proc/cpuinfo")
+    m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    info["cpu"] = m.group(1).strip() if m else platform.processor() or "unknown"
+    info["logical_cpus"] = len(re.findall(r"^processor\s*:", cpuinfo, re.M)) or os.cpu_count()
+    cores = set()
+    for block in cpuinfo.split("\n\n"):
+        pid = re.search(r"^physical id\s*:\s*(\d+)", block, re.M)
+        cid = re.search(r"^core id\s*:\s*(\d+)", block, re.M)
+        if pid and cid:
+            cores.add((pid.group(1), cid.group(1)))
+    info["physical_cores"] = len(cores) or None
+    m = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
+    flags = set(m.group(1).split()) if m else set()
+    info["flags"] = {f: f in flags for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")}
+    m = re.search(r"^cache size\s*:\s*(.+)$", cpuinfo, re.M)
+    info["cache"] = m.group(1).strip() if m else None
+    m = re.search(r"^MemTotal:\s*(\d+)", text("/proc/meminfo"), re.M)
+    info["mem_gib"] = int(m.group(1)) / 2**20 if m else None
+    info["hypervisor"] = "hypervisor" in flags
+    info["kernel"] = platform.release()
+    return info
+
+
+def fmt_s(x):
+    if x is None:
+        return "–"
+    if x >= 100:
+        return f"{x:.1f}"
+    if x >= 10:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def fmt_range(case):
+    if not case:
+        return "–"
+    if case.get("n", 1) > 1:
+        return f"{fmt_s(case['median_s'])} ({fmt_s(case['min_s'])}–{fmt_s(case['max_s'])})"
+    return f"{fmt_s(case['median_s'])} (n = 1)"
+
+
+def fmt_mb(x):
+    if x is None:
+        return "–"
+    return f"{x / 1024:.2f} GiB" if x >= 1024 else f"{x:.0f} MiB"
+
+
+def gflops(case):
+    audio = case["batch"] * case["seconds"]
+    return 2 * GMAC_PER_AUDIO_SECOND * audio / case["median_s"]
+
+
+def case_names(d):
+    names = set()
+    for p in glob.glob(os.path.join(d, "ours_*.json")) + glob.glob(os.path.join(d, "torch_*.json")):
+        b = os.path.basename(p)
+        if b.endswith(".run.json"):
+            continue
+        names.add(b.split("_", 1)[1][: -len(".json")])
+
+    def key(n):
+        m = re.match(r"b(\d+)_([\d.]+)s", n)
+        return (int(m.group(1)), float(m.group(2))) if m else (99, 0.0)
+
+    return sorted(names, key=key)
+
+
+def the_case(result):
+    return result["cases"][0] if result and result.get("cases") else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--model-dir", default="bench/out/full")
+    p.add_argument("--out", default="docs/BENCHMARKS.md")
+    a = p.parse_args()
+    d = a.dir
+
+    mach = machine()
+    manifest = load(os.path.join(a.model_dir, "golden", "manifest.json")) or {}
+    names = case_names(d)
+    rows = []
+    for n in names:
+        ours, torch = load(os.path.join(d, f"ours_{n}.json")), load(os.path.join(d, f"torch_{n}.json"))
+        rows.append({
+            "name": n,
+            "ours": ours,
+            "torch": torch,
+            "oc": the_case(ours),
+            "tc": the_case(torch),
+            "orun": load(os.path.join(d, f"ours_{n}.run.json")),
+            "trun": load(os.path.join(d, f"torch_{n}.run.json")),
+        })
+    any_torch = next((r["torch"] for r in rows if r["torch"]), None)
+    any_ours = next((r["ours"] for r in rows if r["ours"]), None)
+    threads = (any_ours or {}).get("threads") or text(os.path.join(d, "threads"))
+
+    out = []
+    w = out.append
+    w("# Benchmarks: ecapa2-rs vs PyTorch (CPU)")
+    w("")
+    w(f"Generated by `bench/report.py` from `{d}`; produced by `{text(os.path.join(d, 'invocation'), 'bench/run.sh')}` "
+      f"({text(os.path.join(d, 'started'), '?')} → {text(os.path.join(d, 'finished'), '?')}). "
+      "Re-run `bench/run.sh` to regenerate this page.")
+    w("")
+    w("## Setup")
+    w("")
+    fl = mach["flags"]
+    w(f"* **Machine:** {mach['cpu']}, {mach['logical_cpus']} logical CPUs"
+      + (f" ({mach['physical_cores']} physical cores)" if mach["physical_cores"] else "")
+      + (", virtual machine (KVM/hypervisor flag)" if mach["hypervisor"] else "")
+      + (f", {mach['mem_gib']:.1f} GiB RAM" if mach["mem_gib"] else "")
+      + f", Linux {mach['kernel']}.")
+    w("* **CPU flags:** " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in fl.items())
+      + (f"; our kernels ran the `{any_ours['simd']}` path" if any_ours and any_ours.get("simd") else "") + ".")
+    w(f"* **Threads:** {threads} for both engines (ours: rayon pool of that size; torch: "
+      f"`torch.set_num_threads({threads})`, {any_torch.get('interop_threads', 1) if any_torch else 1} inter-op thread).")
+    w(f"* **Rust:** {text(os.path.join(d, 'rustc'), '?')}, `cargo build --release` (opt-level 3, thin LTO, codegen-units 4), "
+      "no `target-cpu` flags (SIMD chosen at run time).")
+    if any_torch:
+        w(f"* **PyTorch:** {any_torch['torch_version']} (Python {any_torch['python']}, numpy {any_torch['numpy_version']}, "
+          f"mkldnn {'available' if any_torch.get('mkldnn') else 'unavailable'}), `torch.jit.load` + `torch.inference_mode()`, fp32.")
+    if manifest:
+        w(f"* **Model:** `{a.model_dir}/model.pt`, the full-size architecture (config `{manifest.get('config_name')}`, "
+          f"{manifest.get('derived', {}).get('param_count', 0) / 1e6:.1f} M parameters, same shapes as the official "
+          "`ecapa2.pt`) with random weights, made by `reference/make_fixture.py --config full`. Speed does not depend on "
+          "the weights' values.")
+    w(f"* **Input:** deterministic synthetic 16 kHz audio (white noise + 4 sinusoids, peak 0.5); label `embedding`. "
+      f"Batch 8 goes through `features_batch` (ours) / one `(8, N)` tensor (torch).")
+    w(f"* **Protocol:** every case runs in a fresh process per engine (ours, then torch, case after case), "
+      f"{(any_ours or {}).get('warmup', 1)} untimed warm-up call(s), then the timed calls (n in the table); "
+      "wall-clock per call. The process first loads the model and embeds 1 s of audio: that is the cold start.")
+    w(f"* **FLOPs:** 2 × {GMAC_PER_AUDIO_SECOND} GMAC per second of audio (the direct-convolution count of the "
+      "released architecture), scaled linearly with duration and batch. Our 3×3 convolutions use Winograd F(4×4, 3×3), "
+      "which does fewer multiplications than that count, so ours is an *effective* rate, not the arithmetic the CPU did.")
+    w("")
+
+    # ---- load ----------------------------------------------------------------------
+    loads = []
+    for r in rows:
+        for who, run in (("ours", r["orun"]), ("torch", r["trun"])):
+            if run and run.get("other_cores_avg") is not None:
+                loads.append((r["name"], who, run))
+    if loads:
+        others = [x[2]["other_cores_avg"] for x in loads]
+        w("## Machine load during the run")
+        w("")
+        w(f"The machine was shared (other jobs, e.g. compilations, could run at the same time). `bench/measure.py` "
+          f"records, for each benchmark process, how many cores *other* processes kept busy on average while it ran "
+          f"(machine busy CPU time from `/proc/stat` minus the process's own CPU time, / wall time). "
+          f"Across the {len(loads)} processes: median {statistics.median(others):.2f}, max {max(others):.2f} cores of "
+          f"{mach['logical_cpus']}. Anything well above 0 slows both engines; ours and torch's processes alternate "
+          "case by case, so both see similar conditions, but read the ratios rather than the digits.")
+        w("")
+        w("| case | engine | wall (s) | own CPU (cores) | other processes (cores) | load avg (1 min) min–max |")
+        w("|---|---|---:|---:|---:|---|")
+        for name, who, run in loads:
+            w(f"| {name} | {who} | {run['wall_s']:.1f} | {run['child_cores_avg']:.2f} | {run['other_cores_avg']:.2f} | "
+              f"{run['loadavg1_min']:.2f}–{run['loadavg1_max']:.2f} |")
+        w("")
+
+    # ---- parity --------------------------------------------------------------------
+    parity = load(os.path.join(d, "parity.json"))
+    w("## Full-size parity")
+    w("")
+    if parity:
+        blocks = parity["blocks"]
+        cases = list(dict.fromkeys(b["case"] for b in blocks))
+        labels = list(dict.fromkeys(b["block"] for b in blocks))
+        worst = {}
+        for b in blocks:
+            k = (b["case"], b["block"])
+            worst[k] = max(worst.get(k, 0.0), b["rel_l2"])
+        w(f"`bench` example `--parity {a.model_dir}`: every golden case × every label file (each single label, `all` and "
+          f"`reorder`), relative L2 error ‖ours − torch‖ / ‖torch‖ per feature block, worst over the rows and label files "
+          f"(threads {parity['threads']}). **{parity['verdict']}**: worst {parity['worst_rel_l2']:.2e}, "
+          f"{len(blocks)} blocks, {parity['failed_blocks']} above the tolerance {parity['tolerance']:.0e}.")
+        w("")
+        w("| case | " + " | ".join(labels) + " |")
+        w("|---|" + "---:|" * len(labels))
+        for c in cases:
+            w(f"| {c} | " + " | ".join(f"{worst[(c, l)]:.2e}" if (c, l) in worst else "–" for l in labels) + " |")
+        w("")
+        gap = manifest.get("fp32_vs_fp64")
+        if gap:
+            for case, per in gap.items():
+                w(f"For scale, torch's own fp32 result vs fp64 on {case} (max |diff| / max |value|, from the fixture "
+                  "manifest): " + ", ".join(f"{k} {v['max_rel_to_maxabs']:.1e}" for k, v in per.items()) + ".")
+            w("")
+    else:
+        w("Not run (no `parity.json`).")
+        w("")
+
+    # ---- speed ---------------------------------------------------------------------
+    w("## Speed (embedding, fp32)")
+    w("")
+    w("Seconds per call: median (min–max). Speed-up = torch median / ours median (> 1: ours is faster). "
+      "RTF = median / seconds of audio in the call (< 1: faster than real time).")
+    w("")
+    w("| case | audio | n | ours (s) | torch (s) | speed-up | RTF ours | RTF torch | GFLOP/s ours | GFLOP/s torch |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        oc, tc = r["oc"], r["tc"]
+        c = oc or tc
+        if not c:
+            continue
+        audio = f"{c['batch']} × {c['seconds']:g} s" if c["batch"] > 1 else f"{c['seconds']:g} s"
+        n = "/".join(str(x["n"]) for x in (oc, tc) if x)
+        sp = f"**{tc['median_s'] / oc['median_s']:.2f}×**" if oc and tc else "–"
+        rtf_o = f"{oc['rtf_median']:.3f}" if oc else "–"
+        rtf_t = f"{tc['rtf_median']:.3f}" if tc else "–"
+        gf_o = f"{gflops(oc):.0f}" if oc else "–"
+        gf_t = f"{gflops(tc):.0f}" if tc else "–"
+        w(f"| {r['name']} | {audio} | {n} | {fmt_range(oc)} | {fmt_range(tc)} | {sp} | {rtf_o} | {rtf_t} | {gf_o} | {gf_t} |")
+    w("")
+
+    # ---- memory and cold start -----------------------------------------------------
+    w("## Memory and cold start (per process)")
+    w("")
+    w("Peak RSS = the process's high-water mark after the case (ours: `VmHWM`; torch: `ru_maxrss`), "
+      "model and runtime included. Cold start = from the shell's clock just before launching the process "
+      "(`--t0`) to the first 1 s embedding done: process start + (Python start-up + `import torch` for torch) + "
+      "model load + first call.")
+    w("")
+    w("| case | peak RSS ours | peak RSS torch | cold start ours (s) | cold start torch (s) |")
+    w("|---|---:|---:|---:|---:|")
+    for r in rows:
+        o, t = r["ours"], r["torch"]
+        w(f"| {r['name']} | {fmt_mb(o.get('peak_rss_mb') if o else None)} | {fmt_mb(t.get('peak_rss_mb') if t else None)} | "
+          f"{fmt_s(o['cold_start']['total_s']) if o else '–'} | {fmt_s(t['cold_start']['total_s']) if t else '–'} |")
+    w("")
+
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    ours_cs = [r["ours"]["cold_start"] for r in rows if r["ours"]]
+    torch_cs = [r["torch"]["cold_start"] for r in rows if r["torch"]]
+    if ours_cs or torch_cs:
+        w(f"Cold start, median over the {max(len(ours_cs), len(torch_cs))} processes of each engine:")
+        w("")
+        w("| engine | total (s) | exec / Python start-up (s) | import torch (s) | model load (s) | first 1 s call (s) |")
+        w("|---|---:|---:|---:|---:|---:|")
+        if ours_cs:
+            w(f"| ours | {fmt_s(med([c['total_s'] for c in ours_cs]))} | {fmt_s(med([c.get('exec_startup_s') for c in ours_cs]))} | – | "
+              f"{fmt_s(med([c['load_s'] for c in ours_cs]))} | {fmt_s(med([c['first_call_1s_s'] for c in ours_cs]))} |")
+        if torch_cs:
+            w(f"| torch | {fmt_s(med([c['total_s'] for c in torch_cs]))} | {fmt_s(med([c.get('python_startup_s') for c in torch_cs]))} | "
+              f"{fmt_s(med([c['import_s'] for c in torch_cs]))} | {fmt_s(med([c['load_s'] for c in torch_cs]))} | "
+              f"{fmt_s(med([c['first_call_1s_s'] for c in torch_cs]))} |")
+        w("")
+
+    # ---- long input ----------------------------------------------------------------
+    longs = sorted(glob.glob(os.path.join(d, "long_*s.run.json")),
+                   key=lambda p: float(re.search(r"long_([\d.]+)s", p).group(1)))
+    # Memory growth with length, from our batch-1 cases (least squares on peak RSS vs seconds).
+    pts = [(r["oc"]["seconds"], r["ours"]["peak_rss_mb"]) for r in rows if r["oc"] and r["oc"]["batch"] == 1]
+    slope = None
+    if len(pts) >= 2:
+        mx = statistics.fmean(x for x, _ in pts)
+        my = statistics.fmean(y for _, y in pts)
+        sxx = sum((x - mx) ** 2 for x, _ in pts)
+        if sxx > 0:
+            slope = sum((x - mx) * (y - my) for x, y in pts) / sxx
+            icpt = my - slope * mx
+    if longs or slope is not None:
+        w("## Long input (ours only)")
+        w("")
+        if slope is not None:
+            w(f"Our peak RSS grows linearly with the utterance: a least-squares fit over the batch-1 cases above gives "
+              f"{slope:.1f} MiB per second of audio on top of {icpt:.0f} MiB (the whole utterance's activations are "
+              "held at full time resolution; nothing is streamed or chunked).")
+            w("")
+        if longs:
+            w("One call, no warm-up, fresh process, address space capped (`RLIMIT_AS`) a little below the memory available "
+              "at launch so that an input the machine cannot hold fails with an allocation error instead of the OOM killer.")
+            w("")
+            w("| audio | result | time (s) | RTF | GFLOP/s | peak RSS | cap | predicted peak RSS (fit) |")
+            w("|---:|---|---:|---:|---:|---:|---:|---:|")
+            for rp in longs:
+                run = load(rp)
+                secs = float(re.search(r"long_([\d.]+)s", rp).group(1))
+                res = load(rp.replace(".run.json", ".json"))
+                c = the_case(res)
+                pred = f"{fmt_mb(icpt + slope * secs)}" if slope is not None else "–"
+                cap = f"{run['limit_as_gb']:.1f} GiB" if run.get("limit_as_gb") else "none"
+                if run["rc"] == 0 and c:
+                    w(f"| {secs:g} s | ok | {fmt_s(c['median_s'])} | {c['rtf_median']:.3f} | {gflops(c):.0f} | "
+                      f"{fmt_mb(res['peak_rss_mb'])} | {cap} | {pred} |")
+                else:
+                    why = f"failed (rc {run['rc']}{', ' + run['signal'] if run.get('signal') else ''})"
+                    w(f"| {secs:g} s | {why} after {run['wall_s']:.0f} s | – | – | – | {fmt_mb(run['child_maxrss_mb'])} "
+                      f"at failure | {cap} | {pred} |")
+            w("")
+
+    w("## Reproduce")
+    w("")
+    w("```sh")
+    w("# full-size random-weight archive + goldens (gitignored, ~3 min); run.sh does this when missing")
+    w("/work/torchenv/bin/python reference/make_fixture.py --config full --out bench/out/full")
+    w(f"{text(os.path.join(d, 'invocation'), 'bench/run.sh')}")
+    w("# pieces:")
+    w("cargo run --release -p ecapa2 --example bench -- --parity bench/out/full --threads 2")
+    w("cargo run --release -p ecapa2 --example bench -- --model bench/out/full/model.pt --threads 2 \\")
+    w("    --lengths 1,3,10 --batch8 3 --repeats 5 --out ours.json --t0 \"$(date +%s.%N)\"")
+    w("/work/torchenv/bin/python bench/torch_bench.py --model bench/out/full/model.pt --threads 2 \\")
+    w("    --lengths 1,3,10 --batch8 3 --repeats 5 --warmup 1 --out torch.json --t0 \"$(date +%s.%N)\"")
+    w("```")
+    w("")
+
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write("\n".join(out))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,471 @@
+//! Wall-clock benchmark of the engine, the Rust twin of `bench/torch_bench.py`, and the
+//! full-size parity check.
+//!
+//! ```text
+//! cargo run --release -p ecapa2 --example bench -- --model bench/out/full/model.pt \
+//!     --threads 2 --lengths 1,3,10,60 --batch8 3 --repeats 5 --out bench/out/ours.json \
+//!     [--t0 "$(date +%s.%N)"] [--warmup 1]
+//! cargo run --release -p ecapa2 --example bench -- --parity bench/out/full [--threads 2] \
+//!     [--out parity.json] [--tolerance 1e-4]
+//! ```
+//!
+//! Benchmark mode measures (wall clock, `std::time::Instant`):
+//! * cold start: from `--t0` (epoch seconds taken by the shell just before launching this
+//!   process) — or, without it, from the start of `main` — to the first embedding of 1 s of
+//!   audio, model load included; split into load and first call.
+//! * batch 1 at each length in `--lengths` (seconds of 16 kHz audio) through `embed`, and batch
+//!   8 × `--batch8` seconds through `features_batch(.., LabelSet::embedding())` (0 skips it):
+//!   `--warmup` untimed calls (default 1), then `--repeats` timed calls; median, min, max, the
+//!   real-time factor (median / seconds of audio in the call) and the effective GFLOP/s
+//!   (2 × 130.6 GMAC per second of audio, the direct-convolution count, / median).
+//! * peak RSS (`VmHWM` in `/proc/self/status`), after each case and at the end.
+//!
+//! Parity mode loads `DIR/model.pt`, runs every case of `DIR/golden/manifest.json` for every
+//! label file (single labels and the composite ones) and prints the relative L2 error
+//! ‖ours − golden‖ / ‖golden‖ of each feature block, worst over the rows of the case. Exits
+//! with status 1 when any block exceeds `--tolerance`.
+//!
+//! Only std, serde_json and the workspace crates: no argument-parser or RNG dependency.
+
+use ecapa2::{Ecapa2, Label, LabelSet, Options};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+const SR: usize = 16_000;
+/// Direct-convolution multiply-accumulates per second of audio for the released architecture
+/// (the spec's count); effective FLOPs = 2 × MACs, scaled linearly with audio length and batch.
+const GMAC_PER_AUDIO_SECOND: f64 = 130.6;
+
+fn main() {
+    let start = Instant::now();
+    let start_epoch = epoch_now();
+    let args = match Args::parse(std::env::args().skip(1).collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let result = match &args.parity {
+        Some(dir) => parity(dir, &args),
+        None => bench(&args, start, start_epoch),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str = "usage: bench --model PATH [--threads N] [--lengths 1,3,10,60] [--batch8 SECONDS] \
+[--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH]\n       bench --parity DIR [--threads N] [--out JSON] [--tolerance T]";
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Args {
+    model: Option<PathBuf>,
+    parity: Option<PathBuf>,
+    threads: Option<usize>,
+    lengths: Vec<f64>,
+    batch8: f64,
+    repeats: usize,
+    warmup: usize,
+    out: Option<PathBuf>,
+    t0: Option<f64>,
+    tolerance: f64,
+}
+
+impl Args {
+    fn parse(argv: Vec<String>) -> Res<Self> {
+        let mut a = Args {
+            model: None,
+            parity: None,
+            threads: None,
+            lengths: vec![1.0, 3.0, 10.0, 60.0],
+            batch8: 3.0,
+            repeats: 5,
+            warmup: 1,
+            out: None,
+            t0: None,
+            tolerance: 1e-4,
+        };
+        let mut it = argv.into_iter();
+        while let Some(flag) = it.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--model" => a.model = Some(value()?.into()),
+                "--parity" => a.parity = Some(value()?.into()),
+                "--threads" => {
+                    a.threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?)
+                }
+                "--lengths" => {
+                    a.lengths = value()?
+                        .split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| {
+                            s.trim()
+                                .parse::<f64>()
+                                .map_err(|e| format!("--lengths {s:?}: {e}"))
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                "--batch8" => a.batch8 = value()?.parse().map_err(|e| format!("--batch8: {e}"))?,
+                "--repeats" => {
+                    a.repeats = value()?.parse().map_err(|e| format!("--repeats: {e}"))?
+                }
+                "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?,
+                "--out" => a.out = Some(value()?.into()),
+                "--t0" => a.t0 = Some(value()?.parse().map_err(|e| format!("--t0: {e}"))?),
+                "--tolerance" => {
+                    a.tolerance = value()?.parse().map_err(|e| format!("--tolerance: {e}"))?
+                }
+                other => return Err(format!("unknown argument {other:?}").into()),
+            }
+        }
+        if a.model.is_none() && a.parity.is_none() {
+            return Err("one of --model or --parity is required".into());
+        }
+        if a.repeats == 0 {
+            return Err("--repeats must be at least 1".into());
+        }
+        Ok(a)
+    }
+}
+
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Peak resident set size of this process so far, in MiB (`VmHWM`), or NaN off Linux.
+fn peak_rss_mb() -> f64 {
+    status_kb("VmHWM:")
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn status_kb(key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// splitmix64: a tiny deterministic generator, enough for test audio.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
+    }
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u1 = self.uniform().max(1e-300);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// Deterministic test audio like torch_bench.py's `synth`: white noise plus four sinusoids,
+/// normalised to peak 0.5. Not sample-identical to numpy's, which does not matter for timing.
+fn synth(seconds: f64, batch: usize, seed: u64) -> Vec<Vec<f32>> {
+    let n = (seconds * SR as f64).round() as usize;
+    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x1234_5678);
+    (0..batch)
+        .map(|_| {
+            let mut x: Vec<f64> = (0..n).map(|_| 0.5 * rng.normal()).collect();
+            for _ in 0..4 {
+                let (amp, freq, phase) = (
+                    rng.range(0.2, 1.0),
+                    rng.range(100.0, 4000.0),
+                    rng.range(0.0, 6.3),
+                );
+                let w = 2.0 * std::f64::consts::PI * freq / SR as f64;
+                for (i, v) in x.iter_mut().enumerate() {
+                    *v += amp * (w * i as f64 + phase).sin();
+                }
+            }
+            let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+            x.iter().map(|v| (0.5 * v / peak) as f32).collect()
+        })
+        .collect()
+}
+
+fn stats(times: &[f64]) -> Value {
+    let mut s = times.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        0.5 * (s[s.len() / 2 - 1] + s[s.len() / 2])
+    };
+    json!({
+        "median_s": median,
+        "min_s": s[0],
+        "max_s": s[s.len() - 1],
+        "mean_s": s.iter().sum::<f64>() / s.len() as f64,
+        "n": s.len(),
+        "all_s": s,
+    })
+}
+
+fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
+    let path = args.model.as_ref().expect("checked in parse");
+    let options = Options {
+        threads: args.threads,
+    };
+
+    // ---- cold start: load + first 1 s embedding --------------------------------------
+    let one_sec = synth(1.0, 1, 1).pop().unwrap();
+    let t_load0 = Instant::now();
+    let model = Ecapa2::load_with(path, options)?;
+    let t_load1 = Instant::now();
+    let emb = model.embed(&one_sec)?;
+    let t_first = Instant::now();
+    let now = epoch_now();
+    let (cold, origin) = match args.t0 {
+        Some(t0) => (now - t0, "--t0 (caller's process start)"),
+        None => ((t_first - start).as_secs_f64(), "start of main"),
+    };
+    let load_s = (t_load1 - t_load0).as_secs_f64();
+    let first_s = (t_first - t_load1).as_secs_f64();
+    println!(
+        "cold start {cold:.3}s (load {load_s:.3}s, first 1 s call {first_s:.3}s), threads {}, simd {}",
+        model.threads(),
+        ecapa2_kernels::SimdLevel::best().name()
+    );
+    let mut result = json!({
+        "engine": "ecapa2-rs",
+        "engine_version": env!("CARGO_PKG_VERSION"),
+        "model": std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display().to_string(),
+        "model_bytes": std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        "threads": model.threads(),
+        "label": "embedding",
+        "simd": ecapa2_kernels::SimdLevel::best().name(),
+        "cpu_features": ecapa2_kernels::cpu::features().to_string(),
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "gmac_per_audio_second": GMAC_PER_AUDIO_SECOND,
+        "cold_start": {
+            "total_s": cold,
+            "origin": origin,
+            "exec_startup_s": args.t0.map(|t0| start_epoch - t0),
+            "load_s": load_s,
+            "first_call_1s_s": first_s,
+            "output_shape": [1, emb.len()],
+        },
+        "peak_rss_after_load_mb": peak_rss_mb(),
+        "cases": [],
+    });
+
+    // ---- warm timings ----------------------------------------------------------------
+    let mut cases: Vec<(usize, f64)> = args.lengths.iter().map(|&s| (1, s)).collect();
+    if args.batch8 > 0.0 {
+        cases.push((8, args.batch8));
+    }
+    for (batch, seconds) in cases {
+        let audio = synth(seconds, batch, 2);
+        let rows: Vec<&[f32]> = audio.iter().map(|r| r.as_slice()).collect();
+        let mut times = Vec::with_capacity(args.repeats);
+        for i in 0..args.warmup + args.repeats {
+            let t0 = Instant::now();
+            if batch == 1 {
+                std::hint::black_box(model.embed(rows[0])?);
+            } else {
+                std::hint::black_box(model.features_batch(&rows, LabelSet::embedding())?);
+            }
+            let dt = t0.elapsed().as_secs_f64();
+            if i >= args.warmup {
+                times.push(dt);
+            }
+        }
+        let st = stats(&times);
+        let median = st["median_s"].as_f64().unwrap();
+        let audio_s = batch as f64 * seconds;
+        let gflop = 2.0 * GMAC_PER_AUDIO_SECOND * audio_s;
+        let mut case = json!({
+            "name": format!("b{batch}_{seconds}s"),
+            "batch": batch,
+            "seconds": seconds,
+            "samples": audio[0].len(),
+            "dtype": "fp32",
+            "rtf_median": median / audio_s,
+            "audio_seconds_per_second": audio_s / median,
+            "gflop_per_call": gflop,
+            "gflops_median": gflop / median,
+            "peak_rss_mb_so_far": peak_rss_mb(),
+        });
+        for (k, v) in st.as_object().unwrap() {
+            case[k] = v.clone();
+        }
+        println!(
+            "{:>10}: median {:.4}s  [min {:.4}, max {:.4}]  RTF {:.4}  {:.0} GFLOP/s  rss {:.0} MB",
+            case["name"].as_str().unwrap(),
+            median,
+            case["min_s"].as_f64().unwrap(),
+            case["max_s"].as_f64().unwrap(),
+            median / audio_s,
+            gflop / median,
+            case["peak_rss_mb_so_far"].as_f64().unwrap()
+        );
+        result["cases"].as_array_mut().unwrap().push(case);
+    }
+    result["peak_rss_mb"] = json!(peak_rss_mb());
+    println!("peak RSS {:.0} MB", peak_rss_mb());
+    write_json(args.out.as_deref(), &result)
+}
+
+fn write_json(out: Option<&Path>, value: &Value) -> Res<()> {
+    if let Some(out) = out {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(out, serde_json::to_string_pretty(value)? + "\n")?;
+        println!("-> {}", out.display());
+    }
+    Ok(())
+}
+
+fn npy(path: &Path) -> Res<(usize, usize, Vec<f32>)> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let m = ecapa2_eval::embeddings::npy::read_f32_matrix(&bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((m.rows, m.cols, m.data))
+}
+
+/// ‖a − b‖ / ‖b‖ in f64.
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den.max(1e-30)).sqrt()
+}
+
+fn parity(dir: &Path, args: &Args) -> Res<()> {
+    let t = Instant::now();
+    let model = Ecapa2::load_with(
+        dir.join("model.pt"),
+        Options {
+            threads: args.threads,
+        },
+    )?;
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json"))?)?;
+    // Label files: every single label, then the composites the manifest lists ("all", "reorder").
+    let mut label_files: Vec<(String, LabelSet)> = Label::ALL
+        .iter()
+        .map(|l| (l.id().to_string(), LabelSet::from_labels([*l])))
+        .collect();
+    if let Some(comp) = manifest["composite_labels"].as_object() {
+        for (file, spec) in comp {
+            let label = spec["label"]
+                .as_str()
+                .ok_or("composite label without a label string")?;
+            label_files.push((file.clone(), LabelSet::parse(label)?));
+        }
+    }
+    println!(
+        "parity: {} vs {}/golden (threads {})",
+        dir.join("model.pt").display(),
+        dir.display(),
+        model.threads()
+    );
+    println!(
+        "{:<18} {:<10} {:<10} {:>4} {:>12}",
+        "case", "file", "block", "rows", "rel L2"
+    );
+    let mut rows_out = Vec::new();
+    let mut worst = 0.0f64;
+    let mut failed = 0usize;
+    for case in manifest["cases"]
+        .as_array()
+        .ok_or("manifest has no cases")?
+    {
+        let case = case["name"].as_str().ok_or("case without a name")?;
+        let (batch, n, audio) = npy(&dir.join(format!("golden/{case}.audio.npy")))?;
+        let rows: Vec<&[f32]> = audio.chunks_exact(n).collect();
+        for (file, labels) in &label_files {
+            let golden_path = dir.join(format!("golden/{case}.{file}.npy"));
+            if !golden_path.exists() {
+                println!("{case:<18} {file:<10} (no golden file, skipped)");
+                continue;
+            }
+            let (b, d, golden) = npy(&golden_path)?;
+            if b != batch || d != model.dim(*labels) {
+                return Err(format!(
+                    "{case}/{file}: golden is {b}x{d}, expected {batch}x{}",
+                    model.dim(*labels)
+                )
+                .into());
+            }
+            let ours = model.features_batch(&rows, *labels)?;
+            let mut offset = 0;
+            for label in labels.iter() {
+                let w = model.dim(LabelSet::from_labels([label]));
+                let err = ours
+                    .iter()
+                    .zip(golden.chunks_exact(d))
+                    .map(|(got, want)| rel_l2(&got[offset..offset + w], &want[offset..offset + w]))
+                    .fold(0.0f64, f64::max);
+                offset += w;
+                worst = worst.max(err);
+                let ok = err <= args.tolerance;
+                failed += usize::from(!ok);
+                println!(
+                    "{case:<18} {file:<10} {:<10} {batch:>4} {err:>12.3e}{}",
+                    label.id(),
+                    if ok { "" } else { "  FAIL" }
+                );
+                rows_out.push(json!({"case": case, "file": file, "block": label.id(), "rows": batch, "rel_l2": err}));
+            }
+        }
+    }
+    let verdict = if failed == 0 { "PASS" } else { "FAIL" };
+    println!(
+        "worst relative L2 {worst:.3e} (tolerance {:.0e}): {verdict}, {} blocks, {failed} over; {:.1}s",
+        args.tolerance,
+        rows_out.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let result = json!({
+        "model": dir.join("model.pt").display().to_string(),
+        "param_count": manifest["derived"]["param_count"],
+        "config_name": manifest["config_name"],
+        "threads": model.threads(),
+        "tolerance": args.tolerance,
+        "worst_rel_l2": worst,
+        "failed_blocks": failed,
+        "verdict": verdict,
+        "blocks": rows_out,
+        "elapsed_s": t.elapsed().as_secs_f64(),
+    });
+    write_json(args.out.as_deref(), &result)?;
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
