@@ -165,6 +165,12 @@ def main():
       + (f"; our kernels ran the `{any_ours['simd']}` path" if any_ours and any_ours.get("simd") else "") + ".")
     w(f"* **Threads:** {threads} for both engines (ours: rayon pool of that size; torch: "
       f"`torch.set_num_threads({threads})`, {any_torch.get('interop_threads', 1) if any_torch else 1} inter-op thread).")
+    git = text(os.path.join(d, "git")).splitlines()
+    if git:
+        dirty = git[1:]
+        listed = ", ".join(f"`{x}`" for x in dirty[:6]) + (f" and {len(dirty) - 6} more" if len(dirty) > 6 else "")
+        w(f"* **Source:** commit `{git[0]}`" + (f", plus uncommitted changes to {listed}" if dirty else "")
+          + " at build time.")
     w(f"* **Rust:** {text(os.path.join(d, 'rustc'), '?')}, `cargo build --release` (opt-level 3, thin LTO, codegen-units 4), "
       "no `target-cpu` flags (SIMD chosen at run time).")
     if any_torch:
@@ -195,12 +201,15 @@ def main():
         others = [x[2]["other_cores_avg"] for x in loads]
         w("## Machine load during the run")
         w("")
-        w(f"The machine was shared (other jobs, e.g. compilations, could run at the same time). `bench/measure.py` "
-          f"records, for each benchmark process, how many cores *other* processes kept busy on average while it ran "
-          f"(machine busy CPU time from `/proc/stat` minus the process's own CPU time, / wall time). "
-          f"Across the {len(loads)} processes: median {statistics.median(others):.2f}, max {max(others):.2f} cores of "
-          f"{mach['logical_cpus']}. Anything well above 0 slows both engines; ours and torch's processes alternate "
-          "case by case, so both see similar conditions, but read the ratios rather than the digits.")
+        quiet = max(others) < 0.1
+        w(f"`bench/measure.py` records, for each benchmark process, how many cores *other* processes kept busy on "
+          f"average while it ran (machine busy CPU time from `/proc/stat` minus the process's own CPU time, / wall "
+          f"time). Across the {len(loads)} processes: median {statistics.median(others):.2f}, max {max(others):.2f} "
+          f"cores of {mach['logical_cpus']}"
+          + (": the machine was otherwise idle for the whole run. " if quiet else
+             ": **other jobs shared the machine** during part of the run, which slows both engines. ")
+          + "Ours and torch's processes alternate case by case, so both see similar conditions. "
+          "(The 1-minute load average includes the benchmark's own threads.)")
         w("")
         w("| case | engine | wall (s) | own CPU (cores) | other processes (cores) | load avg (1 min) min–max |")
         w("|---|---|---:|---:|---:|---|")
@@ -318,13 +327,15 @@ def main():
         w("")
         if slope is not None:
             w(f"Our peak RSS grows linearly with the utterance: a least-squares fit over the batch-1 cases above gives "
-              f"{slope:.1f} MiB per second of audio on top of {icpt:.0f} MiB (the whole utterance's activations are "
-              "held at full time resolution; nothing is streamed or chunked).")
+              f"{slope:.1f} MiB per second of audio on top of {icpt:.0f} MiB: one call holds activations for the whole "
+              "utterance, so very long recordings should be embedded in windows (CLI `--window`/`--hop`).")
             w("")
         if longs:
-            w("One call, no warm-up, fresh process, address space capped (`RLIMIT_AS`) a little below the memory available "
-              "at launch so that an input the machine cannot hold fails with an allocation error instead of the OOM killer.")
+            w("One call, no warm-up, fresh process. The engine refuses up front an utterance whose estimated activations "
+              "exceed 80 % of `MemAvailable` (error `TooLong`); as a second safety net the process's address space is "
+              "capped (`RLIMIT_AS`) 1.5 GiB below the memory available at launch, so that nothing can wake the OOM killer.")
             w("")
+            notes = []
             w("| audio | result | time (s) | RTF | GFLOP/s | peak RSS | cap | predicted peak RSS (fit) |")
             w("|---:|---|---:|---:|---:|---:|---:|---:|")
             for rp in longs:
@@ -338,11 +349,26 @@ def main():
                     w(f"| {secs:g} s | ok | {fmt_s(c['median_s'])} | {c['rtf_median']:.3f} | {gflops(c):.0f} | "
                       f"{fmt_mb(res['peak_rss_mb'])} | {cap} | {pred} |")
                 else:
-                    why = f"failed (rc {run['rc']}{', ' + run['signal'] if run.get('signal') else ''})"
-                    w(f"| {secs:g} s | {why} after {run['wall_s']:.0f} s | – | – | – | {fmt_mb(run['child_maxrss_mb'])} "
-                      f"at failure | {cap} | {pred} |")
+                    fc = (res or {}).get("failed_case")
+                    why = ("refused¹" if fc else
+                           f"failed (rc {run['rc']}{', ' + run['signal'] if run.get('signal') else ''})")
+                    if fc:
+                        notes.append(f"¹ {secs:g} s, after {run['wall_s']:.1f} s (load + 1 s cold-start call): "
+                                     f"“{fc['error']}”")
+                    w(f"| {secs:g} s | {why} | – | – | – | {fmt_mb(run['child_maxrss_mb'])} at exit | {cap} | {pred} |")
             w("")
+            for n in notes:
+                w(n)
+                w("")
 
+    w("## Reading the numbers")
+    w("")
+    w("* Cases with n = 1 (the 60 s ones by default) have no spread; re-run with `--repeats-xl 3` for a range.")
+    w("* Both peak RSS figures include the runtime and the model. For torch, `import torch` alone reached about "
+      "0.5 GiB and the loaded model about 0.6 GiB on the machine above (torch 2.15), before any activation; ours "
+      "includes the weights plus the Winograd-transformed copies of the 3×3 kernels (about 4× their size).")
+    w("* Both engines ran fp32 on the same thread count; torch's `--bf16` autocast mode is not part of this table.")
+    w("")
     w("## Reproduce")
     w("")
     w("```sh")

@@ -89,6 +89,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/examples/bench"
 [[ -x "$BIN" ]] || { echo "bench binary not found at $BIN" >&2; exit 1; }
 rustc --version > "$OUT_DIR/rustc"
+{ git rev-parse --short HEAD 2>/dev/null || echo unknown; git status --porcelain 2>/dev/null | cut -c4-; } > "$OUT_DIR/git"
 
 measure() { python3 bench/measure.py "$@"; }
 

@@ -290,12 +290,28 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
         let mut times = Vec::with_capacity(args.repeats);
         for i in 0..args.warmup + args.repeats {
             let t0 = Instant::now();
-            if batch == 1 {
-                std::hint::black_box(model.embed(rows[0])?);
+            let outcome = if batch == 1 {
+                model.embed(rows[0]).map(|v| drop(std::hint::black_box(v)))
             } else {
-                std::hint::black_box(model.features_batch(&rows, LabelSet::embedding())?);
-            }
+                model
+                    .features_batch(&rows, LabelSet::embedding())
+                    .map(|v| drop(std::hint::black_box(v)))
+            };
             let dt = t0.elapsed().as_secs_f64();
+            if let Err(e) = outcome {
+                // Keep what was measured, and say why this case has no timings (e.g. too long
+                // for the machine's memory), then fail.
+                result["failed_case"] = json!({
+                    "name": format!("b{batch}_{seconds}s"),
+                    "batch": batch,
+                    "seconds": seconds,
+                    "error": e.to_string(),
+                    "after_s": dt,
+                });
+                result["peak_rss_mb"] = json!(peak_rss_mb());
+                write_json(args.out.as_deref(), &result)?;
+                return Err(e.into());
+            }
             if i >= args.warmup {
                 times.push(dt);
             }

@@ -107,5 +107,8 @@ fn activation_estimate_matches_closed_form() {
     // Tiny widths 8/12 over 256 bins: the widest block is conv_2 (input 8×256 + two 8×256 maps).
     let archive = ecapa2_archive::TorchScript::open(&fixture("tiny/model.pt")).unwrap();
     let bound = ecapa2::binding::bind(&archive).unwrap();
-    assert_eq!(bound.network.activation_bytes(256, 100), (8 * 256 + 2 * 8 * 256) * 100 * 4);
+    assert_eq!(
+        bound.network.activation_bytes(256, 100),
+        (8 * 256 + 2 * 8 * 256) * 100 * 4
+    );
 }
