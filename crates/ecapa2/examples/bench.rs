@@ -27,6 +27,9 @@
 //!
 //! Only std, serde_json and the workspace crates: no argument-parser or RNG dependency.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::rel_l2;
 use ecapa2::{Ecapa2, Label, LabelSet, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -368,17 +371,6 @@ fn npy(path: &Path) -> Res<(usize, usize, Vec<f32>)> {
     let m = ecapa2_eval::embeddings::npy::read_f32_matrix(&bytes)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((m.rows, m.cols, m.data))
-}
-
-/// ‖a − b‖ / ‖b‖ in f64.
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
 }
 
 fn parity(dir: &Path, args: &Args) -> Res<()> {

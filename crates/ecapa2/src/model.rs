@@ -42,6 +42,7 @@ pub struct Ecapa2 {
     pool: rayon::ThreadPool,
     report: Vec<String>,
     unused: Vec<String>,
+    min_samples: usize,
 }
 
 impl std::fmt::Debug for Ecapa2 {
@@ -96,12 +97,14 @@ impl Ecapa2 {
                 message: e.to_string(),
             })?;
         tracing::debug!(threads, "model bound");
+        let min_samples = min_samples(&spectrogram, network.min_frames());
         Ok(Self {
             spectrogram: Spectrogram::new(spectrogram)?,
             network,
             pool,
             report,
             unused,
+            min_samples,
         })
     }
 
@@ -155,13 +158,7 @@ impl Ecapa2 {
     /// Shortest accepted input, in samples: the front-end's reflect padding and the GFE's
     /// frame requirements (321 samples for the released model).
     pub fn min_samples(&self) -> usize {
-        let cfg = self.spectrogram.config();
-        let min_frames = self.network.min_frames();
-        let mut n = cfg.min_samples_to_frame();
-        while cfg.frames(n).unwrap_or(0) < min_frames {
-            n += 1;
-        }
-        n
+        self.min_samples
     }
 
     /// Front-end settings as read from the archive.
@@ -185,7 +182,7 @@ impl Ecapa2 {
     }
 
     fn check(&self, audio: &[f32]) -> Result<()> {
-        let min = self.min_samples();
+        let min = self.min_samples;
         if audio.len() < min {
             return Err(Error::AudioTooShort {
                 samples: audio.len(),
@@ -201,7 +198,11 @@ impl Ecapa2 {
         let needed = self
             .network
             .activation_bytes(cfg.bins(), cfg.frames(audio.len()).unwrap_or(0));
-        if let Some(available) = available_memory() {
+        // Only large inputs pay for reading /proc/meminfo.
+        if let Some(available) = (needed > MEMORY_CHECK_BYTES)
+            .then(available_memory)
+            .flatten()
+        {
             if needed as f64 > 0.8 * available as f64 {
                 let gb = |b: usize| b as f64 / 1e9;
                 return Err(Error::TooLong {
@@ -213,6 +214,18 @@ impl Ecapa2 {
         }
         Ok(())
     }
+}
+
+/// Activation sizes below this are never checked against available memory.
+const MEMORY_CHECK_BYTES: usize = 1 << 30;
+
+/// Shortest input whose framing gives at least `min_frames` frames.
+fn min_samples(cfg: &SpectrogramConfig, min_frames: usize) -> usize {
+    let mut n = cfg.min_samples_to_frame();
+    while cfg.frames(n).unwrap_or(0) < min_frames {
+        n += 1;
+    }
+    n
 }
 
 /// `MemAvailable` from /proc/meminfo (Linux); `None` elsewhere, where no limit is enforced.

@@ -42,7 +42,7 @@ impl Se2d {
         match self {
             Se2d::Channel(gate) => {
                 let plane = h * w;
-                let z: Vec<f32> = x.chunks_exact(plane).map(|p| mean(p)).collect();
+                let z: Vec<f32> = x.chunks_exact(plane).map(mean).collect();
                 let g = gate.gate(&z);
                 for (p, g) in x.chunks_exact_mut(plane).zip(g) {
                     p.iter_mut().for_each(|v| *v *= g);
