@@ -17,6 +17,14 @@ struct Cli {
     /// Worker threads (default: $ECAPA2_NUM_THREADS, else the number of physical cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Memory one utterance's activations may use, e.g. 2G (default: $ECAPA2_MAX_MEMORY, else
+    /// 80 % of available memory). Longer inputs run exactly over time tiles, slower, spilling
+    /// to --spill-dir when even that does not fit.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<usize>,
+    /// Directory for long inputs' spill files (default: the system temporary directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    spill_dir: Option<std::path::PathBuf>,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -25,6 +33,10 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    ecapa2::memory::parse_size(s).ok_or_else(|| format!("{s:?} is not a size like 2G or 1500M"))
 }
 
 #[derive(Subcommand)]
@@ -59,6 +71,9 @@ fn main() -> ExitCode {
         .init();
     let options = ecapa2::Options {
         threads: cli.threads,
+        max_memory: cli.max_memory,
+        spill_dir: cli.spill_dir,
+        ..ecapa2::Options::default()
     };
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a, options),

@@ -60,7 +60,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: bench --model PATH [--threads N] [--lengths 1,3,10,60] [--batch8 SECONDS] \
+const USAGE: &str = "usage: bench --model PATH [--threads N] [--max-memory SIZE] [--lengths 1,3,10,60] [--batch8 SECONDS] \
 [--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH]\n       bench --parity DIR [--threads N] [--out JSON] [--tolerance T]";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -69,6 +69,7 @@ struct Args {
     model: Option<PathBuf>,
     parity: Option<PathBuf>,
     threads: Option<usize>,
+    max_memory: Option<usize>,
     lengths: Vec<f64>,
     batch8: f64,
     repeats: usize,
@@ -84,6 +85,7 @@ impl Args {
             model: None,
             parity: None,
             threads: None,
+            max_memory: None,
             lengths: vec![1.0, 3.0, 10.0, 60.0],
             batch8: 3.0,
             repeats: 5,
@@ -104,6 +106,13 @@ impl Args {
                 "--parity" => a.parity = Some(value()?.into()),
                 "--threads" => {
                     a.threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?)
+                }
+                "--max-memory" => {
+                    let v = value()?;
+                    a.max_memory =
+                        Some(ecapa2::memory::parse_size(&v).ok_or_else(|| {
+                            format!("--max-memory {v:?}: expected a size like 2G")
+                        })?)
                 }
                 "--lengths" => {
                     a.lengths = value()?
@@ -237,6 +246,8 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     let path = args.model.as_ref().expect("checked in parse");
     let options = Options {
         threads: args.threads,
+        max_memory: args.max_memory,
+        ..Options::default()
     };
 
     // ---- cold start: load + first 1 s embedding --------------------------------------
@@ -379,6 +390,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
         dir.join("model.pt"),
         Options {
             threads: args.threads,
+            ..Options::default()
         },
     )?;
     let manifest: Value =

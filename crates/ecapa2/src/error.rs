@@ -64,18 +64,28 @@ pub enum Error {
         /// The minimum in milliseconds.
         min_ms: f64,
     },
-    /// The utterance needs more memory than the machine has available.
+    /// The utterance needs more memory than the limit even when run over time tiles.
     #[error(
-        "{seconds:.0} s of audio in one call needs about {needed_gb:.1} GB of activations but only \
-         {available_gb:.1} GB is available; embed it in windows (CLI: --window SEC --hop SEC)"
+        "{seconds:.0} s of audio in one call needs at least {needed_gb:.1} GB of activations even \
+         when run over time tiles, over the memory limit of {limit_gb:.1} GB (set by \
+         --max-memory / ECAPA2_MAX_MEMORY, else 80 % of available memory); embed it in windows \
+         (CLI: --window SEC --hop SEC)"
     )]
     TooLong {
         /// Length of the utterance.
         seconds: f64,
-        /// Estimated peak activation memory.
+        /// Least activation memory any execution needs.
         needed_gb: f64,
-        /// Memory available to this process.
-        available_gb: f64,
+        /// The memory limit in force.
+        limit_gb: f64,
+    },
+    /// A long input's spill file could not be written or read.
+    #[error("cannot use spill file for a long input in {dir}: {source} (choose another directory with --spill-dir or TMPDIR)")]
+    Spill {
+        /// The spill directory.
+        dir: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// The audio holds NaN or infinity.
     #[error("audio sample {index} is {value} (not a finite number)")]

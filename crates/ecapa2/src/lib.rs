@@ -22,12 +22,15 @@ pub mod binding;
 pub mod error;
 pub mod frontend;
 pub mod labels;
+pub mod memory;
 pub mod model;
 pub mod network;
 
 pub use error::{Error, Result};
 pub use labels::{Label, LabelSet};
+pub use memory::{Execution, MEMORY_ENV};
 pub use model::{Ecapa2, Options, THREADS_ENV};
+pub use network::tiled::TilePlan;
 
 /// Sample rate the network expects.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -5,10 +5,11 @@ use crate::binding::{self, Bound};
 use crate::error::{Error, Result};
 use crate::frontend::{Spectrogram, SpectrogramConfig};
 use crate::labels::{Label, LabelSet};
+use crate::memory::{self, Execution};
 use crate::network::Network;
 use ecapa2_archive::TorchScript;
 use rayon::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Environment variable that sets the default thread count.
 pub const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
@@ -18,6 +19,15 @@ pub const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
 pub struct Options {
     /// Worker threads; `None` = `$ECAPA2_NUM_THREADS`, else the number of physical cores.
     pub threads: Option<usize>,
+    /// Bytes of activations one utterance may use (the model's weights not included);
+    /// `None` = `$ECAPA2_MAX_MEMORY` (`2G`, `1500M`), else 80 % of the memory available at the
+    /// time of the call. Longer inputs run over time tiles (see [`Execution`]).
+    pub max_memory: Option<usize>,
+    /// Directory for the tiled path's spill files; `None` = the system temporary directory.
+    pub spill_dir: Option<PathBuf>,
+    /// Force whole-utterance or tiled execution (tests, benchmarks); default
+    /// [`Execution::Auto`].
+    pub execution: Execution,
 }
 
 impl Options {
@@ -33,6 +43,15 @@ impl Options {
             .unwrap_or_else(num_cpus::get_physical)
             .max(1)
     }
+
+    /// The memory limit these options resolve to (`None`: 80 % of what is available).
+    pub fn resolved_max_memory(&self) -> Option<usize> {
+        self.max_memory.or_else(|| {
+            std::env::var(memory::MEMORY_ENV)
+                .ok()
+                .and_then(|v| memory::parse_size(&v))
+        })
+    }
 }
 
 /// An ECAPA2 model ready to run on the CPU.
@@ -43,6 +62,9 @@ pub struct Ecapa2 {
     report: Vec<String>,
     unused: Vec<String>,
     min_samples: usize,
+    max_memory: Option<usize>,
+    spill_dir: Option<PathBuf>,
+    execution: Execution,
 }
 
 impl std::fmt::Debug for Ecapa2 {
@@ -105,6 +127,9 @@ impl Ecapa2 {
             report,
             unused,
             min_samples,
+            max_memory: options.resolved_max_memory(),
+            spill_dir: options.spill_dir,
+            execution: options.execution,
         })
     }
 
@@ -121,21 +146,19 @@ impl Ecapa2 {
 
     /// [`Ecapa2::features`] with an already-parsed label set.
     pub fn features_with(&self, audio: &[f32], labels: LabelSet) -> Result<Vec<f32>> {
-        self.check(audio)?;
+        let execution = self.check(audio)?;
         let (spec, frames) = self.spectrogram.forward(audio)?;
-        let bins = self.spectrogram.config().bins();
-        Ok(self
-            .pool
-            .install(|| self.network.forward(spec, bins, frames, labels)))
+        self.pool
+            .install(|| self.run(spec, frames, labels, &execution))
     }
 
     /// Features for several utterances of any lengths; each row equals what
     /// [`Ecapa2::features_with`] returns for that utterance alone (no padding effects).
     pub fn features_batch(&self, batch: &[&[f32]], labels: LabelSet) -> Result<Vec<Vec<f32>>> {
-        for audio in batch {
-            self.check(audio)?;
-        }
-        let bins = self.spectrogram.config().bins();
+        let executions = batch
+            .iter()
+            .map(|a| self.check(a))
+            .collect::<Result<Vec<_>>>()?;
         self.pool.install(|| {
             // The front-end is cheap and independent per utterance; the network spreads each
             // utterance over the pool itself.
@@ -143,11 +166,34 @@ impl Ecapa2 {
                 .par_iter()
                 .map(|a| self.spectrogram.forward(a))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(specs
+            specs
                 .into_iter()
-                .map(|(s, t)| self.network.forward(s, bins, t, labels))
-                .collect())
+                .zip(&executions)
+                .map(|((s, t), e)| self.run(s, t, labels, e))
+                .collect()
         })
+    }
+
+    fn run(
+        &self,
+        spec: Vec<f32>,
+        frames: usize,
+        labels: LabelSet,
+        execution: &Execution,
+    ) -> Result<Vec<f32>> {
+        let bins = self.spectrogram.config().bins();
+        match execution {
+            Execution::Tiled(plan) => self
+                .network
+                .forward_tiled(spec, bins, frames, labels, plan)
+                .map_err(|source| Error::Spill {
+                    dir: plan.spill.clone().unwrap_or_default(),
+                    source,
+                }),
+            Execution::Auto | Execution::Whole => {
+                Ok(self.network.forward(spec, bins, frames, labels))
+            }
+        }
     }
 
     /// Width of the output for `labels`.
@@ -181,7 +227,8 @@ impl Ecapa2 {
         self.pool.current_num_threads()
     }
 
-    fn check(&self, audio: &[f32]) -> Result<()> {
+    /// Validates the audio and picks how to run it.
+    fn check(&self, audio: &[f32]) -> Result<Execution> {
         let min = self.min_samples;
         if audio.len() < min {
             return Err(Error::AudioTooShort {
@@ -193,31 +240,25 @@ impl Ecapa2 {
         if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { index, value });
         }
-        // Refuse up front rather than be killed by the OOM killer half-way through.
-        let cfg = self.spectrogram.config();
-        let needed = self
-            .network
-            .activation_bytes(cfg.bins(), cfg.frames(audio.len()).unwrap_or(0));
-        // Only large inputs pay for reading /proc/meminfo.
-        if let Some(available) = (needed > MEMORY_CHECK_BYTES)
-            .then(available_memory)
-            .flatten()
-        {
-            if needed as f64 > 0.8 * available as f64 {
-                let gb = |b: usize| b as f64 / 1e9;
-                return Err(Error::TooLong {
-                    seconds: audio.len() as f64 / crate::SAMPLE_RATE as f64,
-                    needed_gb: gb(needed),
-                    available_gb: gb(available),
-                });
-            }
+        if self.execution != Execution::Auto {
+            return Ok(self.execution.clone());
         }
-        Ok(())
+        let cfg = self.spectrogram.config();
+        let frames = cfg.frames(audio.len()).unwrap_or(0);
+        memory::plan(
+            &self.network,
+            cfg.bins(),
+            frames,
+            self.max_memory,
+            self.spill_dir.as_ref(),
+        )
+        .map_err(|r| Error::TooLong {
+            seconds: audio.len() as f64 / crate::SAMPLE_RATE as f64,
+            needed_gb: memory::gb(r.needed),
+            limit_gb: memory::gb(r.limit),
+        })
     }
 }
-
-/// Activation sizes below this are never checked against available memory.
-const MEMORY_CHECK_BYTES: usize = 1 << 30;
 
 /// Shortest input whose framing gives at least `min_frames` frames.
 fn min_samples(cfg: &SpectrogramConfig, min_frames: usize) -> usize {
@@ -226,12 +267,4 @@ fn min_samples(cfg: &SpectrogramConfig, min_frames: usize) -> usize {
         n += 1;
     }
     n
-}
-
-/// `MemAvailable` from /proc/meminfo (Linux); `None` elsewhere, where no limit is enforced.
-fn available_memory() -> Option<usize> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

@@ -7,14 +7,23 @@
 mod common;
 
 use common::{fixture, npy, rel_l2};
-use ecapa2::{Ecapa2, Label, LabelSet, Options};
+use ecapa2::{Ecapa2, Execution, Label, LabelSet, Options, TilePlan};
 
 const TOLERANCE: f64 = 1e-4;
 
 fn check_fixture(name: &str) {
+    check_fixture_with(name, Execution::Auto);
+}
+
+fn check_fixture_with(name: &str, execution: Execution) {
     let dir = fixture(name);
-    let model = Ecapa2::load_with(dir.join("model.pt"), Options { threads: Some(2) })
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let options = Options {
+        threads: Some(2),
+        execution,
+        ..Options::default()
+    };
+    let model =
+        Ecapa2::load_with(dir.join("model.pt"), options).unwrap_or_else(|e| panic!("{name}: {e}"));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json")).unwrap())
             .unwrap();
@@ -71,6 +80,33 @@ fn variant_front_end_is_read_from_the_archive() {
 #[test]
 fn frequency_wise_se_is_detected_from_shapes() {
     check_fixture("tiny-fwse");
+}
+
+/// The bounded-memory path for long inputs, forced on with tiles far shorter than the cases so
+/// that every halo, seam and utterance edge is crossed; checkpoints in memory.
+#[test]
+fn tiled_execution_matches_reference() {
+    check_fixture_with(
+        "tiny",
+        Execution::Tiled(TilePlan {
+            tile_frames: 7,
+            spill: None,
+        }),
+    );
+}
+
+/// As above with checkpoints spilled to a temporary file, on the fwSE and front-end variants.
+#[test]
+fn tiled_execution_with_spill_matches_reference() {
+    for (name, tile_frames) in [("tiny-fwse", 24), ("tiny-variant", 50)] {
+        check_fixture_with(
+            name,
+            Execution::Tiled(TilePlan {
+                tile_frames,
+                spill: Some(std::env::temp_dir()),
+            }),
+        );
+    }
 }
 
 #[test]

@@ -16,13 +16,17 @@ pub struct TappedConv {
 }
 
 impl TappedConv {
-    /// Returns (pre-activation output, post ReLU/BN output), both `(cout, t)`.
-    pub fn forward(&self, x: &[f32], t: usize) -> (Vec<f32>, Vec<f32>) {
-        let c = self.conv.out_channels();
-        let mut pre = vec![0.0f32; c * t];
+    /// The pre-activation output `(cout, t)`: the feature tap.
+    pub fn conv(&self, x: &[f32], t: usize) -> Vec<f32> {
+        let mut pre = vec![0.0f32; self.conv.out_channels() * t];
         self.conv.forward(x, t, &mut pre);
-        let mut post = pre.clone();
-        for (ch, row) in post.chunks_exact_mut(t).enumerate() {
+        pre
+    }
+
+    /// ReLU then the optional BN, in place: turns the tap into the layer's output (done in
+    /// place so that long inputs hold one copy).
+    pub fn activate(&self, pre: &mut [f32], t: usize) {
+        for (ch, row) in pre.chunks_exact_mut(t).enumerate() {
             match &self.bn {
                 Some(bn) => {
                     let (s, b) = (bn.scale[ch], bn.shift[ch]);
@@ -31,7 +35,6 @@ impl TappedConv {
                 None => row.iter_mut().for_each(|v| *v = v.max(0.0)),
             }
         }
-        (pre, post)
     }
 }
 
@@ -114,18 +117,14 @@ pub struct SeRes2Block {
 }
 
 impl SeRes2Block {
-    /// The pre-activation output of conv1 (the gfe_2 tap), without running the rest.
-    pub fn conv1_tap(&self, x: &[f32], t: usize) -> (Vec<f32>, Vec<f32>) {
-        self.conv1.forward(x, t)
-    }
-
     /// Runs the block from conv1's post-activation output `a`, adding the identity `x`.
-    pub fn finish(&self, x: &[f32], a: &[f32], t: usize) -> Vec<f32> {
+    /// Takes both by value so that their memory is reused.
+    pub fn finish(&self, x: Vec<f32>, a: Vec<f32>, t: usize) -> Vec<f32> {
         let scale = self.convs.len() + 1;
         let width = a.len() / t / scale;
         let group = width * t;
         // Group 0 passes through; group g adds the previous branch's output before its conv.
-        let mut res = a.to_vec();
+        let mut res = a;
         for g in 1..scale {
             let (done, rest) = res.split_at_mut(g * group);
             let cur = &mut rest[..group];
@@ -143,7 +142,9 @@ impl SeRes2Block {
                     .for_each(|(d, &v)| *d = v.max(0.0) * s + b);
             }
         }
-        let (_, mut b) = self.conv2.forward(&res, t);
+        let mut b = self.conv2.conv(&res, t);
+        drop(res);
+        self.conv2.activate(&mut b, t);
         let z: Vec<f32> = b.chunks_exact(t).map(mean).collect();
         let g = self.se.gate(&z);
         for ((row, g), xr) in b.chunks_exact_mut(t).zip(g).zip(x.chunks_exact(t)) {

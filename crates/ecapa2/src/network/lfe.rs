@@ -48,8 +48,15 @@ pub struct Planes {
 }
 
 impl ConvBlock {
-    /// Runs the block.
+    /// Runs the block on a whole utterance.
     pub fn forward(&self, x: &Planes) -> Planes {
+        let p = self.pre_se(x);
+        let gate = self.se.squeeze_gate(&p.data, p.c, p.h, p.w);
+        self.finish(p, x, &gate)
+    }
+
+    /// The three Conv → ReLU → BN layers: the map the SE squeezes.
+    pub fn pre_se(&self, x: &Planes) -> Planes {
         let (h, w) = (x.h, x.w);
         let ho = self.conv1.out_height(h);
         let c = self.conv1.out_channels();
@@ -58,20 +65,33 @@ impl ConvBlock {
         let mut b = vec![0.0f32; c * ho * w];
         self.conv2.forward(&a, ho, w, &mut b);
         self.conv3.forward(&b, ho, w, &mut a);
-        self.se.forward(&mut a, c, ho, w);
-        match &self.residual {
-            Residual::None => {}
-            Residual::Identity => a.iter_mut().zip(&x.data).for_each(|(y, r)| *y += r),
-            Residual::Projection(p) => {
-                p.forward_strided_rows(&x.data, h, w, self.stride, &mut b);
-                a.iter_mut().zip(&b).for_each(|(y, r)| *y += r);
-            }
-        }
         Planes {
             data: a,
             c,
             h: ho,
             w,
         }
+    }
+
+    /// Completes the block from its pre-SE map `p` and input `x`: the SE gate, then the
+    /// residual.
+    pub fn finish(&self, mut p: Planes, x: &Planes, gate: &[f32]) -> Planes {
+        self.se.apply(&mut p.data, gate, p.h, p.w);
+        match &self.residual {
+            Residual::None => {}
+            Residual::Identity => p.data.iter_mut().zip(&x.data).for_each(|(y, r)| *y += r),
+            Residual::Projection(proj) => {
+                let mut r = vec![0.0f32; p.data.len()];
+                proj.forward_strided_rows(&x.data, x.h, x.w, self.stride, &mut r);
+                p.data.iter_mut().zip(&r).for_each(|(y, r)| *y += r);
+            }
+        }
+        p
+    }
+
+    /// Runs the block with a gate computed beforehand (the tiled path's recomputation).
+    pub fn forward_with_gate(&self, x: &Planes, gate: &[f32]) -> Planes {
+        let p = self.pre_se(x);
+        self.finish(p, x, gate)
     }
 }

@@ -1,12 +1,14 @@
 //! The ECAPA2 network after the front-end, read top to bottom like spec section 3:
 //! LFE (20 conv blocks) → flatten → tdnn_1 → tdnn_2 → dense_1 → pooling_1 → dense_2.
 
+pub mod checkpoint;
 pub mod gfe;
 pub mod layers;
 pub mod lfe;
 pub mod pooling;
 pub mod se;
 pub mod stats;
+pub mod tiled;
 
 use crate::labels::{Label, LabelSet};
 use gfe::{SeRes2Block, TappedConv};
@@ -83,52 +85,60 @@ impl Network {
         frames: usize,
         labels: LabelSet,
     ) -> Vec<f32> {
-        let t = frames;
-        let mut out = Vec::with_capacity(self.dims(labels));
-        let Some(deepest) = labels.deepest() else {
-            return out;
-        };
-
+        if labels.deepest().is_none() {
+            return Vec::new();
+        }
         let mut x = Planes {
             data: spec,
             c: 1,
             h: bins,
-            w: t,
+            w: frames,
         };
         for block in &self.blocks {
             let _span = tracing::trace_span!("lfe", block = %block.name).entered();
             x = block.forward(&x);
         }
         // (C, F, T) → (C·F, T): channel-major, which is already the memory order.
-        let flat = x.data;
+        let pre = self.tdnn_1.conv(&x.data, frames);
+        drop(x);
+        self.gfe(pre, frames, labels)
+    }
 
-        let (pre, x1) = self.tdnn_1.forward(&flat, t);
+    /// Everything after the LFE, from tdnn_1's pre-activation output `(channels, t)`.
+    /// Activations are transformed in place and dropped as soon as they are used, so a long
+    /// input holds at most about three 1024-wide maps at once.
+    pub fn gfe(&self, mut x: Vec<f32>, t: usize, labels: LabelSet) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.dims(labels));
+        let Some(deepest) = labels.deepest() else {
+            return out;
+        };
         if labels.contains(Label::Gfe1) {
-            out.extend(stats::mean_var(&pre, self.tdnn_1.conv.out_channels(), t));
+            out.extend(stats::mean_var(&x, self.tdnn_1.conv.out_channels(), t));
         }
         if deepest == Label::Gfe1 {
             return out;
         }
-        let (pre, a) = self.tdnn_2.conv1_tap(&x1, t);
+        self.tdnn_1.activate(&mut x, t);
+        let block = &self.tdnn_2;
+        let mut a = block.conv1.conv(&x, t);
         if labels.contains(Label::Gfe2) {
-            out.extend(stats::mean_var(
-                &pre,
-                self.tdnn_2.conv1.conv.out_channels(),
-                t,
-            ));
+            out.extend(stats::mean_var(&a, block.conv1.conv.out_channels(), t));
         }
         if deepest == Label::Gfe2 {
             return out;
         }
-        let x2 = self.tdnn_2.finish(&x1, &a, t);
-        let (pre, x3) = self.dense_1.forward(&x2, t);
+        block.conv1.activate(&mut a, t);
+        let x2 = block.finish(x, a, t);
+        let mut x3 = self.dense_1.conv(&x2, t);
+        drop(x2);
         let c = self.dense_1.conv.out_channels();
         if labels.contains(Label::Pool) {
-            out.extend(stats::mean_var(&pre, c, t));
+            out.extend(stats::mean_var(&x3, c, t));
         }
         if deepest == Label::Pool {
             return out;
         }
+        self.dense_1.activate(&mut x3, t);
         let attended = self.pooling.attend(&x3, c, t);
         if labels.contains(Label::Attention) {
             out.extend_from_slice(&attended);

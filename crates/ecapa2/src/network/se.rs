@@ -1,6 +1,10 @@
 //! Squeeze-excitation gates: `x · sigmoid(fc2(BN(ReLU(fc1(squeeze(x))))))`.
 //!
 //! Note the ReLU-before-BN inside the bottleneck, as in the released model.
+//!
+//! The squeeze is split into [`Se2d::accumulate`] (f64 sums over any slice of time) and
+//! [`Se2d::gate`] so that the time-tiled path (`tiled.rs`) sums tile by tile and gets the same
+//! gate as the whole-utterance path.
 
 use super::layers::{sigmoid, BatchNorm, Linear};
 
@@ -36,34 +40,87 @@ pub enum Se2d {
     Frequency(SeGate),
 }
 
+/// A `(·, h, w)` map of which only the time columns `cols` count (a tile's core).
+#[derive(Debug, Clone)]
+pub struct MapView<'a> {
+    /// Row-major data.
+    pub data: &'a [f32],
+    /// Frequency rows.
+    pub h: usize,
+    /// Time frames stored per row.
+    pub w: usize,
+    /// The columns that belong to the squeeze.
+    pub cols: std::ops::Range<usize>,
+}
+
 impl Se2d {
-    /// Gates a `(c, h, w)` map in place.
-    pub fn forward(&self, x: &mut [f32], c: usize, h: usize, w: usize) {
+    /// Length of the squeezed vector for a `(c, h, ·)` map.
+    pub fn squeeze_len(&self, c: usize, h: usize) -> usize {
         match self {
-            Se2d::Channel(gate) => {
-                let plane = h * w;
-                let z: Vec<f32> = x.chunks_exact(plane).map(mean).collect();
-                let g = gate.gate(&z);
-                for (p, g) in x.chunks_exact_mut(plane).zip(g) {
+            Se2d::Channel(_) => c,
+            Se2d::Frequency(_) => h,
+        }
+    }
+
+    /// Adds the map's sums along the squeezed axes to `sums` (length [`Se2d::squeeze_len`]).
+    pub fn accumulate(&self, x: MapView<'_>, sums: &mut [f64]) {
+        let rows = x
+            .data
+            .chunks_exact(x.w)
+            .map(|row| row[x.cols.clone()].iter().map(|&v| v as f64).sum::<f64>());
+        match self {
+            Se2d::Channel(_) => {
+                for (i, s) in rows.enumerate() {
+                    sums[i / x.h] += s;
+                }
+            }
+            Se2d::Frequency(_) => {
+                for (i, s) in rows.enumerate() {
+                    sums[i % x.h] += s;
+                }
+            }
+        }
+    }
+
+    /// The gate from sums over `frames` time frames of a `(c, h, ·)` map.
+    pub fn gate(&self, sums: &[f64], c: usize, h: usize, frames: usize) -> Vec<f32> {
+        let (gate, count) = match self {
+            Se2d::Channel(g) => (g, h * frames),
+            Se2d::Frequency(g) => (g, c * frames),
+        };
+        let z: Vec<f32> = sums.iter().map(|s| (s / count as f64) as f32).collect();
+        gate.gate(&z)
+    }
+
+    /// Multiplies a `(c, h, w)` map by its gate in place.
+    pub fn apply(&self, x: &mut [f32], gate: &[f32], h: usize, w: usize) {
+        match self {
+            Se2d::Channel(_) => {
+                for (p, &g) in x.chunks_exact_mut(h * w).zip(gate) {
                     p.iter_mut().for_each(|v| *v *= g);
                 }
             }
-            Se2d::Frequency(gate) => {
-                let mut z = vec![0.0f64; h];
-                for ch in x.chunks_exact(h * w) {
-                    for (zr, row) in z.iter_mut().zip(ch.chunks_exact(w)) {
-                        *zr += row.iter().map(|&v| v as f64).sum::<f64>();
-                    }
-                }
-                let z: Vec<f32> = z.iter().map(|s| (s / (c * w) as f64) as f32).collect();
-                let g = gate.gate(&z);
+            Se2d::Frequency(_) => {
                 for ch in x.chunks_exact_mut(h * w) {
-                    for (row, &g) in ch.chunks_exact_mut(w).zip(&g) {
+                    for (row, &g) in ch.chunks_exact_mut(w).zip(gate) {
                         row.iter_mut().for_each(|v| *v *= g);
                     }
                 }
             }
         }
+    }
+
+    /// The gate of a whole `(c, h, w)` map.
+    pub fn squeeze_gate(&self, x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
+        let mut sums = vec![0.0f64; self.squeeze_len(c, h)];
+        let view = MapView {
+            data: x,
+            h,
+            w,
+            cols: 0..w,
+        };
+        self.accumulate(view, &mut sums);
+        self.gate(&sums, c, h, w)
     }
 }
 

@@ -1,0 +1,244 @@
+//! Long inputs in bounded memory: the whole network, exactly, over time tiles.
+//!
+//! Every LFE block's SE squeezes over the whole utterance, so no part of block k+1 can run
+//! before block k has seen every frame. The tiled path therefore makes one pass per block:
+//! pass k streams time tiles of a *source* (the spectrogram, or a checkpointed block input),
+//! recomputes the blocks between the source and k with their already-known gates, and sums
+//! block k's pre-SE map over each tile's core frames; the sums give block k's gate.
+//!
+//! A tile carries a halo of 3 frames per block it runs (three 3×3 convolutions), clipped at the
+//! utterance's ends, where the convolutions' own zero padding is then exactly the model's. Each
+//! convolution spoils one more halo frame at an unclipped edge; the core frames never are.
+//!
+//! Block inputs at most half as wide as the widest (from the second stage on) are checkpointed
+//! during the pass that computes them, so each later block runs twice; first-stage blocks are
+//! recomputed from the spectrogram instead, because their checkpoints would be the largest.
+//! A checkpoint lives in memory or, past the memory limit, in a temporary file.
+
+use super::checkpoint::Checkpoint;
+use super::lfe::Planes;
+use super::se::MapView;
+use super::Network;
+use crate::labels::LabelSet;
+use std::io;
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// Frames of halo each LFE block needs on each side (three 3×3 convolutions).
+const HALO_PER_BLOCK: usize = 3;
+
+/// How the tiled path runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TilePlan {
+    /// Core frames per tile (each tile also reads its halo).
+    pub tile_frames: usize,
+    /// Where checkpoints go: `None` keeps them in memory, `Some(dir)` spills them to an
+    /// unnamed temporary file in `dir`.
+    pub spill: Option<PathBuf>,
+}
+
+/// Where a pass reads block inputs from.
+enum Source {
+    Spectrogram(Planes),
+    Checkpoint(Checkpoint),
+}
+
+impl Source {
+    fn read(&self, range: Range<usize>) -> io::Result<Planes> {
+        match self {
+            Source::Checkpoint(cp) => cp.read(range),
+            Source::Spectrogram(x) => {
+                let data = x
+                    .data
+                    .chunks_exact(x.w)
+                    .flat_map(|row| &row[range.clone()])
+                    .copied()
+                    .collect();
+                Ok(Planes {
+                    data,
+                    c: x.c,
+                    h: x.h,
+                    w: range.len(),
+                })
+            }
+        }
+    }
+}
+
+/// Shapes of the LFE blocks' inputs.
+struct BlockShape {
+    c: usize,
+    h: usize,
+}
+
+impl Network {
+    fn block_inputs(&self, bins: usize) -> Vec<BlockShape> {
+        let mut h = bins;
+        self.blocks
+            .iter()
+            .map(|b| {
+                let shape = BlockShape {
+                    c: b.conv1.in_channels(),
+                    h,
+                };
+                h = b.conv1.out_height(h);
+                shape
+            })
+            .collect()
+    }
+
+    /// Whether the tiled path checkpoints the input of each block.
+    fn checkpointed(&self, bins: usize) -> Vec<bool> {
+        let shapes = self.block_inputs(bins);
+        let widest = shapes.iter().map(|s| s.c * s.h).max().unwrap_or(0);
+        shapes
+            .iter()
+            .enumerate()
+            .map(|(k, s)| k > 0 && 2 * s.c * s.h <= widest)
+            .collect()
+    }
+
+    /// Peak bytes of the tiled path's checkpoints (a source and the one being written).
+    pub fn tiled_checkpoint_bytes(&self, bins: usize, frames: usize) -> usize {
+        let shapes = self.block_inputs(bins);
+        let cps = self.checkpointed(bins);
+        let sizes: Vec<usize> = shapes
+            .iter()
+            .zip(&cps)
+            .filter(|(_, &c)| c)
+            .map(|(s, _)| Checkpoint::bytes(s.c, s.h, frames))
+            .collect();
+        sizes
+            .windows(2)
+            .map(|w| w[0] + w[1])
+            .chain(sizes.first().copied())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Peak bytes of the tiled path other than checkpoints: one tile's working maps at the
+    /// widest block, the spectrogram, and the GFE's full-length maps (it holds about three
+    /// of its widest at once).
+    pub fn tiled_working_bytes(&self, bins: usize, frames: usize, tile_frames: usize) -> usize {
+        let widest = self
+            .block_inputs(bins)
+            .iter()
+            .map(|s| s.c * s.h)
+            .max()
+            .unwrap_or(0)
+            .max(
+                self.blocks
+                    .first()
+                    .map_or(0, |b| b.conv1.out_channels() * bins),
+            );
+        let halo = HALO_PER_BLOCK * self.blocks.len().min(5);
+        let tile = 4 * widest * (tile_frames + 2 * halo);
+        let gfe = 3 * self
+            .dense_1
+            .conv
+            .out_channels()
+            .max(self.tdnn_1.conv.out_channels());
+        (tile + (gfe + bins) * frames) * std::mem::size_of::<f32>()
+    }
+
+    /// [`Network::forward`] over time tiles with bounded memory; the same result up to
+    /// summation order. Fails only if a spill file cannot be written or read.
+    pub fn forward_tiled(
+        &self,
+        spec: Vec<f32>,
+        bins: usize,
+        frames: usize,
+        labels: LabelSet,
+        plan: &TilePlan,
+    ) -> io::Result<Vec<f32>> {
+        if labels.deepest().is_none() {
+            return Ok(Vec::new());
+        }
+        let tile = plan.tile_frames.max(1);
+        let tiles: Vec<Range<usize>> = (0..frames)
+            .step_by(tile)
+            .map(|t0| t0..(t0 + tile).min(frames))
+            .collect();
+        let shapes = self.block_inputs(bins);
+        let checkpointed = self.checkpointed(bins);
+        let spill = plan.spill.as_deref();
+
+        let mut source = Source::Spectrogram(Planes {
+            data: spec,
+            c: 1,
+            h: bins,
+            w: frames,
+        });
+        let mut first = 0; // the block the source feeds
+        let mut gates: Vec<Vec<f32>> = Vec::with_capacity(self.blocks.len());
+
+        // Reads a tile with its halo and runs blocks first..k with their gates; returns the
+        // map and where the tile's core sits in it.
+        let run_to = |source: &Source,
+                      first: usize,
+                      k: usize,
+                      gates: &[Vec<f32>],
+                      core: &Range<usize>|
+         -> io::Result<(Planes, Range<usize>)> {
+            let halo = HALO_PER_BLOCK * (k - first + 1);
+            let a = core.start.saturating_sub(halo);
+            let b = (core.end + halo).min(frames);
+            let mut x = source.read(a..b)?;
+            for (block, gate) in self.blocks[first..k].iter().zip(&gates[first..k]) {
+                x = block.forward_with_gate(&x, gate);
+            }
+            Ok((x, core.start - a..core.end - a))
+        };
+
+        for (k, block) in self.blocks.iter().enumerate() {
+            let _span = tracing::debug_span!("tiled pass", block = %block.name).entered();
+            let mut saved = if checkpointed[k] && k > first {
+                Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill)?)
+            } else {
+                None
+            };
+            let c = block.conv1.out_channels();
+            let h = block.conv1.out_height(shapes[k].h);
+            let mut sums = vec![0.0f64; block.se.squeeze_len(c, h)];
+            for core in &tiles {
+                let (x, cols) = run_to(&source, first, k, &gates, core)?;
+                if let Some(cp) = &mut saved {
+                    cp.write(core.start, &x, cols.clone())?;
+                }
+                let p = block.pre_se(&x);
+                let view = MapView {
+                    data: &p.data,
+                    h: p.h,
+                    w: p.w,
+                    cols,
+                };
+                block.se.accumulate(view, &mut sums);
+            }
+            gates.push(block.se.gate(&sums, c, h, frames));
+            if let Some(cp) = saved {
+                source = Source::Checkpoint(cp);
+                first = k;
+            }
+        }
+
+        // The last pass runs the remaining blocks and tdnn_1 tile by tile.
+        let n = self.blocks.len();
+        let cout = self.tdnn_1.conv.out_channels();
+        let mut pre = vec![0.0f32; cout * frames];
+        for core in &tiles {
+            let (x, cols) = run_to(&source, first, n, &gates, core)?;
+            let flat: Vec<f32> = x
+                .data
+                .chunks_exact(x.w)
+                .flat_map(|row| &row[cols.clone()])
+                .copied()
+                .collect();
+            let y = self.tdnn_1.conv(&flat, cols.len());
+            for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
+                dst[core.clone()].copy_from_slice(src);
+            }
+        }
+        drop(source);
+        Ok(self.gfe(pre, frames, labels))
+    }
+}
