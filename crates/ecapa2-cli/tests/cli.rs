@@ -41,6 +41,19 @@ fn embed_writes_jsonl_to_stdout() {
 }
 
 #[test]
+fn memory_limit_too_small_is_a_clear_error() {
+    let (code, _, err) = ecapa2(&["--max-memory", "4K", "embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("memory limit") && err.contains("--max-memory"),
+        "{err}"
+    );
+    let (code, _, err) = ecapa2(&["--max-memory", "2X", "embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a size"), "{err}");
+}
+
+#[test]
 fn windows_have_correct_timestamps() {
     // speech_16k.wav has 46536 samples (2.9085 s): 1 s windows every 0.5 s start at
     // 0, 0.5, 1.0, 1.5 s, then one end-aligned window 1.9085–2.9085 s.

@@ -30,7 +30,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::rel_l2;
-use ecapa2::{Ecapa2, Label, LabelSet, Options};
+use ecapa2::{Ecapa2, Execution, Label, LabelSet, Options, TilePlan};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -61,7 +61,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: bench --model PATH [--threads N] [--max-memory SIZE] [--lengths 1,3,10,60] [--batch8 SECONDS] \
-[--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH]\n       bench --parity DIR [--threads N] [--out JSON] [--tolerance T]";
+[--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH]\n       bench --parity DIR [--threads N] [--tiled FRAMES] [--out JSON] [--tolerance T]";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -70,6 +70,7 @@ struct Args {
     parity: Option<PathBuf>,
     threads: Option<usize>,
     max_memory: Option<usize>,
+    tiled: Option<usize>,
     lengths: Vec<f64>,
     batch8: f64,
     repeats: usize,
@@ -86,6 +87,7 @@ impl Args {
             parity: None,
             threads: None,
             max_memory: None,
+            tiled: None,
             lengths: vec![1.0, 3.0, 10.0, 60.0],
             batch8: 3.0,
             repeats: 5,
@@ -114,6 +116,7 @@ impl Args {
                             format!("--max-memory {v:?}: expected a size like 2G")
                         })?)
                 }
+                "--tiled" => a.tiled = Some(value()?.parse().map_err(|e| format!("--tiled: {e}"))?),
                 "--lengths" => {
                     a.lengths = value()?
                         .split(',')
@@ -390,6 +393,14 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
         dir.join("model.pt"),
         Options {
             threads: args.threads,
+            // Forces the long-input path with this many frames per tile.
+            execution: match args.tiled {
+                Some(tile_frames) => Execution::Tiled(TilePlan {
+                    tile_frames,
+                    spill: None,
+                }),
+                None => Execution::Auto,
+            },
             ..Options::default()
         },
     )?;

@@ -18,8 +18,9 @@ const CHECK_BYTES: usize = 1 << 30;
 /// Share of the available memory the default limit allows.
 const AVAILABLE_SHARE: f64 = 0.8;
 
-/// Core frames per tile in the tiled path (5 s; the halo adds at most a few percent).
-pub const TILE_FRAMES: usize = 512;
+/// Core frames per tile in the tiled path, largest first: 5 s, where the halo (at most 15
+/// frames a side) adds a few percent, down to what still keeps it under half.
+const TILE_CHOICES: [usize; 4] = [512, 256, 128, 64];
 
 /// How one utterance is executed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,8 +34,9 @@ pub enum Execution {
     Tiled(TilePlan),
 }
 
-/// The execution [`Execution::Auto`] picks, or the reason none fits.
-pub(crate) fn plan(
+/// The execution [`Execution::Auto`] picks for `frames` frames under `limit` bytes (`None`:
+/// 80 % of available memory), or the reason none fits.
+pub fn plan(
     network: &Network,
     bins: usize,
     frames: usize,
@@ -53,15 +55,28 @@ pub(crate) fn plan(
     if whole <= limit {
         return Ok(Execution::Whole);
     }
-    let working = network.tiled_working_bytes(bins, frames, TILE_FRAMES);
+    // Largest tile first (least halo overhead); in memory before spilling.
     let checkpoints = network.tiled_checkpoint_bytes(bins, frames);
-    let spill = if working + checkpoints <= limit {
-        None
-    } else if working <= limit {
-        Some(spill_dir.cloned().unwrap_or_else(std::env::temp_dir))
-    } else {
+    let mut least = usize::MAX;
+    let mut choice = None;
+    for tile_frames in TILE_CHOICES {
+        let working = network.tiled_working_bytes(bins, frames, tile_frames);
+        least = least.min(working);
+        if working + checkpoints <= limit {
+            choice = Some((tile_frames, None));
+        } else if working <= limit {
+            choice = Some((
+                tile_frames,
+                Some(spill_dir.cloned().unwrap_or_else(std::env::temp_dir)),
+            ));
+        }
+        if choice.is_some() {
+            break;
+        }
+    }
+    let Some((tile_frames, spill)) = choice else {
         return Err(Refusal {
-            needed: working,
+            needed: least,
             limit,
         });
     };
@@ -69,18 +84,16 @@ pub(crate) fn plan(
         whole_gb = gb(whole),
         limit_gb = gb(limit),
         checkpoints_gb = gb(checkpoints),
+        tile_frames,
         spill = ?spill,
         "activations exceed the memory limit: running exactly over time tiles (slower)"
     );
-    Ok(Execution::Tiled(TilePlan {
-        tile_frames: TILE_FRAMES,
-        spill,
-    }))
+    Ok(Execution::Tiled(TilePlan { tile_frames, spill }))
 }
 
 /// Why [`plan`] found nothing that fits.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Refusal {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
     /// Least bytes any execution needs.
     pub needed: usize,
     /// The limit in force.

@@ -47,6 +47,24 @@ pub struct Planes {
     pub w: usize,
 }
 
+impl Planes {
+    /// The time frames `range` of every row.
+    pub fn crop(&self, range: std::ops::Range<usize>) -> Planes {
+        let data = self
+            .data
+            .chunks_exact(self.w)
+            .flat_map(|row| &row[range.clone()])
+            .copied()
+            .collect();
+        Planes {
+            data,
+            c: self.c,
+            h: self.h,
+            w: range.len(),
+        }
+    }
+}
+
 impl ConvBlock {
     /// Runs the block on a whole utterance.
     pub fn forward(&self, x: &Planes) -> Planes {

@@ -8,7 +8,8 @@
 //!
 //! A tile carries a halo of 3 frames per block it runs (three 3×3 convolutions), clipped at the
 //! utterance's ends, where the convolutions' own zero padding is then exactly the model's. Each
-//! convolution spoils one more halo frame at an unclipped edge; the core frames never are.
+//! convolution spoils one more halo frame at an unclipped edge; the core frames never are, and
+//! the spoiled frames are cropped after every block.
 //!
 //! Block inputs at most half as wide as the widest (from the second stage on) are checkpointed
 //! during the pass that computes them, so each later block runs twice; first-stage blocks are
@@ -47,20 +48,7 @@ impl Source {
     fn read(&self, range: Range<usize>) -> io::Result<Planes> {
         match self {
             Source::Checkpoint(cp) => cp.read(range),
-            Source::Spectrogram(x) => {
-                let data = x
-                    .data
-                    .chunks_exact(x.w)
-                    .flat_map(|row| &row[range.clone()])
-                    .copied()
-                    .collect();
-                Ok(Planes {
-                    data,
-                    c: x.c,
-                    h: x.h,
-                    w: range.len(),
-                })
-            }
+            Source::Spectrogram(x) => Ok(x.crop(range)),
         }
     }
 }
@@ -184,10 +172,22 @@ impl Network {
             let a = core.start.saturating_sub(halo);
             let b = (core.end + halo).min(frames);
             let mut x = source.read(a..b)?;
+            let mut start = a; // the frame x's first column holds
             for (block, gate) in self.blocks[first..k].iter().zip(&gates[first..k]) {
                 x = block.forward_with_gate(&x, gate);
+                // Drop the frames the block spoiled at edges that are not the utterance's ends:
+                // left in, their errors would grow block after block and leak into correct
+                // frames through the Winograd transforms' rounding.
+                let left = if start > 0 { HALO_PER_BLOCK } else { 0 };
+                let right = if start + x.w < frames {
+                    HALO_PER_BLOCK
+                } else {
+                    0
+                };
+                x = x.crop(left..x.w - right);
+                start += left;
             }
-            Ok((x, core.start - a..core.end - a))
+            Ok((x, core.start - start..core.end - start))
         };
 
         for (k, block) in self.blocks.iter().enumerate() {
@@ -227,13 +227,7 @@ impl Network {
         let mut pre = vec![0.0f32; cout * frames];
         for core in &tiles {
             let (x, cols) = run_to(&source, first, n, &gates, core)?;
-            let flat: Vec<f32> = x
-                .data
-                .chunks_exact(x.w)
-                .flat_map(|row| &row[cols.clone()])
-                .copied()
-                .collect();
-            let y = self.tdnn_1.conv(&flat, cols.len());
+            let y = self.tdnn_1.conv(&x.crop(cols.clone()).data, cols.len());
             for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
                 dst[core.clone()].copy_from_slice(src);
             }
