@@ -327,13 +327,16 @@ def main():
         w("")
         if slope is not None:
             w(f"Our peak RSS grows linearly with the utterance: a least-squares fit over the batch-1 cases above gives "
-              f"{slope:.1f} MiB per second of audio on top of {icpt:.0f} MiB: one call holds activations for the whole "
-              "utterance, so very long recordings should be embedded in windows (CLI `--window`/`--hop`).")
+              f"{slope:.1f} MiB per second of audio on top of {icpt:.0f} MiB: a whole-utterance call holds activations for the "
+              "whole utterance. Past the memory limit (`--max-memory`, default 80 % of available memory) the engine "
+              "switches to the exact time-tiled path, whose memory is bounded (next table).")
             w("")
         if longs:
-            w("One call, no warm-up, fresh process. The engine refuses up front an utterance whose estimated activations "
-              "exceed 80 % of `MemAvailable` (error `TooLong`); as a second safety net the process's address space is "
-              "capped (`RLIMIT_AS`) 1.5 GiB below the memory available at launch, so that nothing can wake the OOM killer.")
+            w("One call, no warm-up, fresh process (after the cold-start 1 s call). With `--long-max-memory SIZE` the engine "
+              "gets `--max-memory SIZE` and runs the utterance over time tiles within that activation limit, spilling "
+              "checkpoints to a temporary file if they do not fit (page cache, not RSS); an utterance that cannot fit even "
+              "so is refused up front (error `TooLong`). As a safety net the process's address space is capped "
+              "(`RLIMIT_AS`) 1.5 GiB below the memory available at launch, so that nothing can wake the OOM killer.")
             w("")
             notes = []
             w("| audio | result | time (s) | RTF | GFLOP/s | peak RSS | cap | predicted peak RSS (fit) |")

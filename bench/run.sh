@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--threads N] [--lengths 1,3,10,60] [--batch8 3] [--repeats 5]
 #                [--repeats-long 3] [--repeats-xl 1] [--warmup 1] [--long 600[,300]]
+#                [--long-max-memory SIZE]
 #                [--model-dir bench/out/full] [--out-dir DIR] [--report docs/BENCHMARKS.md]
 #                [--skip-parity] [--skip-torch] [--python /work/torchenv/bin/python]
 #
@@ -15,7 +16,8 @@
 #    10 s and for the batch-8 case, --repeats-xl from 60 s; --warmup untimed calls first.
 # 4. --long S[,S...]: one single call of S seconds, our engine only (no warm-up), under an
 #    address-space limit of (available memory - 1.5 GiB) so that an input the machine cannot
-#    hold fails cleanly instead of invoking the OOM killer;
+#    hold fails cleanly instead of invoking the OOM killer; --long-max-memory SIZE passes
+#    --max-memory (e.g. 1.5G) so the engine runs it over time tiles within that limit;
 # 5. bench/report.py merges everything into --report (Markdown).
 # Results stay in --out-dir (default bench/out/run-<date>), with the full log in log.txt.
 set -euo pipefail
@@ -38,6 +40,7 @@ REPEATS_LONG=3
 REPEATS_XL=1
 WARMUP=1
 LONG=""
+LONG_MAX_MEMORY=""
 MODEL_DIR="bench/out/full"
 OUT_DIR=""
 REPORT="docs/BENCHMARKS.md"
@@ -56,6 +59,7 @@ while [[ $# -gt 0 ]]; do
         --repeats-xl) REPEATS_XL="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --long) LONG="$2"; shift 2 ;;
+        --long-max-memory) LONG_MAX_MEMORY="$2"; shift 2 ;;
         --model-dir) MODEL_DIR="$2"; shift 2 ;;
         --out-dir) OUT_DIR="$2"; shift 2 ;;
         --report) REPORT="$2"; shift 2 ;;
@@ -134,9 +138,11 @@ if [[ -n "$LONG" ]]; then
     for s in "${LONG_ARR[@]}"; do
         avail_gb=$(awk '/MemAvailable/ { printf "%.1f", $2 / 1048576 - 1.5 }' /proc/meminfo)
         name="long_$(awk -v s="$s" 'BEGIN { printf "%g", s }')s"
-        echo "== $name: ours only, one call, no warm-up, address space capped at ${avail_gb} GiB"
+        mem_flag=()
+        [[ -n "$LONG_MAX_MEMORY" ]] && mem_flag=(--max-memory "$LONG_MAX_MEMORY")
+        echo "== $name: ours only, one call, no warm-up, address space capped at ${avail_gb} GiB ${mem_flag[*]}"
         measure --limit-as-gb "$avail_gb" --out "$OUT_DIR/$name.run.json" -- "$BIN" --model "$MODEL" \
-            --threads "$THREADS" --lengths "$s" --batch8 0 --repeats 1 --warmup 0 \
+            --threads "$THREADS" --lengths "$s" --batch8 0 --repeats 1 --warmup 0 "${mem_flag[@]}" \
             --out "$OUT_DIR/$name.json" --t0 '{T0}' || echo "!! ours failed on $name (see $name.run.json)"
     done
 fi
