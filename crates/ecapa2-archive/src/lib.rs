@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod bytes;
 mod constants;
 mod describe;
 mod error;
@@ -28,9 +29,10 @@ mod safetensors;
 mod tensor;
 mod zip_archive;
 
-use std::io::{BufReader, Cursor, Read, Seek};
+use std::io::{Read, Seek};
 use std::path::Path;
-use std::sync::Arc;
+
+use bytes::Bytes;
 
 pub use error::ArchiveError;
 pub use safetensors::{
@@ -54,7 +56,8 @@ pub enum DType {
 
 /// A tensor as stored in the archive (already materialised as a contiguous, row-major copy).
 ///
-/// Cloning is cheap: the element bytes are shared.
+/// Cloning is cheap: the element bytes are shared (with the archive itself when the tensor is a
+/// dense run of its storage).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     /// Element type in the archive.
@@ -62,7 +65,7 @@ pub struct Tensor {
     /// Shape (empty for a scalar).
     pub shape: Vec<usize>,
     /// Contiguous row-major little-endian elements; always `numel * dtype.size_of()` bytes.
-    data: Arc<Vec<u8>>,
+    data: Bytes,
 }
 
 impl Tensor {
@@ -248,23 +251,30 @@ pub struct TorchScript {
 }
 
 impl TorchScript {
-    /// Reads an archive from a file.
+    /// Reads an archive from a file. The file is read into memory once; tensors share it.
     pub fn open(path: &Path) -> Result<Self, ArchiveError> {
-        let file = std::fs::File::open(path).map_err(|source| ArchiveError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_reader(BufReader::new(file))
+        Self::from_shared(Bytes::read_file(path)?)
     }
 
-    /// Reads an archive from bytes.
+    /// Reads an archive from bytes (copied once).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ArchiveError> {
-        Self::from_reader(Cursor::new(bytes))
+        Self::from_shared(Bytes::from_vec(bytes.to_vec()))
     }
 
-    /// Reads an archive from any seekable reader.
-    pub fn from_reader<R: Read + Seek>(reader: R) -> Result<Self, ArchiveError> {
-        let mut src = zip_archive::ZipSource::new(reader)?;
+    /// Reads an archive from any seekable reader (all of it, from its start, into memory).
+    pub fn from_reader<R: Read + Seek>(mut reader: R) -> Result<Self, ArchiveError> {
+        let mut buf = Vec::new();
+        reader
+            .rewind()
+            .and_then(|()| reader.read_to_end(&mut buf))
+            .map_err(|e| ArchiveError::Zip {
+                detail: e.to_string(),
+            })?;
+        Self::from_shared(Bytes::from_vec(buf))
+    }
+
+    fn from_shared(bytes: Bytes) -> Result<Self, ArchiveError> {
+        let mut src = zip_archive::ZipSource::new(bytes)?;
         let root = object_tree::load_root(&mut src)?;
         Ok(Self { root })
     }

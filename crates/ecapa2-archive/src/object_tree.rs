@@ -2,10 +2,9 @@
 //! materialises tensors, and attaches each object's class-body constants.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
 use std::rc::Rc;
-use std::sync::Arc;
 
+use crate::bytes::Bytes;
 use crate::constants::{class_constants, class_location, Literal};
 use crate::error::ArchiveError;
 use crate::limits::{
@@ -18,7 +17,7 @@ use crate::zip_archive::ZipSource;
 use crate::{DType, Object, Tensor, Value};
 
 /// Reads `data.pkl` and builds the root module.
-pub(crate) fn load_root<R: Read + Seek>(src: &mut ZipSource<R>) -> Result<Object, ArchiveError> {
+pub(crate) fn load_root(src: &mut ZipSource) -> Result<Object, ArchiveError> {
     let entry = src.entry_name("data.pkl");
     let bytes = src
         .read("data.pkl", MAX_META_ENTRY_BYTES)?
@@ -50,10 +49,10 @@ enum Seg {
     Index(usize),
 }
 
-struct Builder<'z, R: Read + Seek> {
-    src: &'z mut ZipSource<R>,
+struct Builder<'z> {
+    src: &'z mut ZipSource,
     /// Storage bytes by key, read once.
-    storages: HashMap<String, Arc<Vec<u8>>>,
+    storages: HashMap<String, Bytes>,
     /// Tensors already materialised, by pickle node (a memoised tensor is built once).
     tensors: HashMap<*const TensorSpec, Tensor>,
     /// Constants by qualified class.
@@ -70,7 +69,7 @@ struct Builder<'z, R: Read + Seek> {
     path: Vec<Seg>,
 }
 
-impl<R: Read + Seek> Builder<'_, R> {
+impl Builder<'_> {
     /// The current path as `a.b.0.c`.
     fn path(&self) -> String {
         let mut out = String::new();
@@ -242,10 +241,10 @@ impl<R: Read + Seek> Builder<'_, R> {
         dtype: DType,
         numel: u64,
         tensor: &str,
-    ) -> Result<Arc<Vec<u8>>, ArchiveError> {
+    ) -> Result<Bytes, ArchiveError> {
         let needed = numel.saturating_mul(dtype.size_of() as u64);
         let data = match self.storages.get(key) {
-            Some(d) => Arc::clone(d),
+            Some(d) => d.clone(),
             None => {
                 let rel = format!("data/{key}");
                 let Some(bytes) = self.src.read(&rel, MAX_STORAGE_BYTES)? else {
@@ -256,9 +255,8 @@ impl<R: Read + Seek> Builder<'_, R> {
                     });
                 };
                 self.storage_bytes = self.storage_bytes.saturating_add(bytes.len() as u64);
-                let d = Arc::new(bytes);
-                self.storages.insert(key.to_owned(), Arc::clone(&d));
-                d
+                self.storages.insert(key.to_owned(), bytes.clone());
+                bytes
             }
         };
         if (data.len() as u64) < needed {

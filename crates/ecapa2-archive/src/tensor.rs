@@ -1,8 +1,9 @@
 //! Tensors: element types, decoding, and materialising a strided view of a storage into a
 //! contiguous row-major copy.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
+use crate::bytes::Bytes;
 use crate::error::ArchiveError;
 use crate::{DType, Tensor};
 
@@ -87,7 +88,7 @@ impl Tensor {
         Ok(Self {
             dtype,
             shape,
-            data: Arc::new(bytes),
+            data: Bytes::from_vec(bytes),
         })
     }
 
@@ -102,14 +103,27 @@ impl Tensor {
         &self.data
     }
 
-    pub(crate) fn from_shared(dtype: DType, shape: Vec<usize>, data: Arc<Vec<u8>>) -> Self {
+    pub(crate) fn from_shared(dtype: DType, shape: Vec<usize>, data: Bytes) -> Self {
         Self { dtype, shape, data }
+    }
+
+    /// The elements as f32, borrowed without a copy when they are stored as f32 that this
+    /// (little-endian) CPU can read in place, i.e. suitably aligned, as `torch.jit.save`
+    /// writes them; otherwise converted as by [`Tensor::to_f32`].
+    pub fn to_f32_cow(&self) -> Cow<'_, [f32]> {
+        use zerocopy::FromBytes;
+        if self.dtype == DType::F32 && cfg!(target_endian = "little") {
+            if let Ok(values) = <[f32]>::ref_from_bytes(&self.data) {
+                return Cow::Borrowed(values);
+            }
+        }
+        Cow::Owned(self.to_f32())
     }
 
     /// Contiguous row-major values converted to f32 (f16/bf16/f64/i64 converted; f64 and large
     /// i64 round to nearest).
     pub fn to_f32(&self) -> Vec<f32> {
-        let b = self.data.as_slice();
+        let b: &[u8] = &self.data;
         match self.dtype {
             DType::F32 => b
                 .chunks_exact(4)
@@ -243,25 +257,19 @@ impl View {
         true
     }
 
-    /// Copies the view out of `storage` (element size `es`) into a contiguous buffer. The storage
-    /// is shared instead of copied when the view is all of it.
-    pub(crate) fn materialise(&self, storage: &Arc<Vec<u8>>, es: usize) -> Arc<Vec<u8>> {
+    /// The view's elements (element size `es`) as one contiguous run: a window on `storage`
+    /// when the view is dense, otherwise gathered into a new buffer.
+    pub(crate) fn materialise(&self, storage: &Bytes, es: usize) -> Bytes {
         let total = self.numel * es;
         if self.is_dense() {
-            let start = self.offset * es;
-            if start == 0 && total == storage.len() {
-                return Arc::clone(storage);
-            }
-            return Arc::new(
-                storage
-                    .get(start..start + total)
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default(),
-            );
+            // In bounds by construction (checked in `new`); an empty buffer if not, never a panic.
+            return storage
+                .slice(self.offset * es, total)
+                .unwrap_or_else(|| Bytes::from_vec(Vec::new()));
         }
         let mut out = Vec::with_capacity(total);
         if self.numel == 0 {
-            return Arc::new(out);
+            return Bytes::from_vec(out);
         }
         // Odometer over all but the last dim; the last dim is a strided inner loop.
         let rank = self.shape.len();
@@ -287,7 +295,7 @@ impl View {
             let mut dim = outer.len();
             loop {
                 if dim == 0 {
-                    return Arc::new(out);
+                    return Bytes::from_vec(out);
                 }
                 dim -= 1;
                 idx[dim] += 1;
@@ -304,8 +312,8 @@ impl View {
 mod tests {
     use super::*;
 
-    fn storage(n: usize) -> Arc<Vec<u8>> {
-        Arc::new((0..n as u8).collect())
+    fn storage(n: usize) -> Bytes {
+        Bytes::from_vec((0..n as u8).collect())
     }
 
     #[test]
@@ -313,31 +321,32 @@ mod tests {
         // 3x4 row-major storage of bytes 0..12, transposed view 4x3 with strides (1, 4).
         let v = View::new(&[4, 3], &[1, 4], 0, 12).expect("fits");
         let out = v.materialise(&storage(12), 1);
-        assert_eq!(*out, vec![0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+        assert_eq!(*out, [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
     }
 
     #[test]
     fn offset_window_is_sliced() {
         let v = View::new(&[10], &[1], 1, 13).expect("fits");
-        assert_eq!(
-            *v.materialise(&storage(13), 1),
-            (1..11).collect::<Vec<u8>>()
-        );
+        let s = storage(13);
+        let out = v.materialise(&s, 1);
+        assert_eq!(*out, (1..11).collect::<Vec<u8>>());
+        // A dense window is shared, not copied.
+        assert!(out.ptr_eq(&s.slice(1, 10).expect("inside")));
     }
 
     #[test]
     fn whole_storage_is_shared() {
         let s = storage(12);
         let v = View::new(&[3, 4], &[4, 1], 0, 12).expect("fits");
-        assert!(Arc::ptr_eq(&v.materialise(&s, 1), &s));
+        assert!(v.materialise(&s, 1).ptr_eq(&s));
     }
 
     #[test]
     fn broadcast_and_scalar_views() {
         let v = View::new(&[2, 3], &[0, 1], 0, 3).expect("fits");
-        assert_eq!(*v.materialise(&storage(3), 1), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(*v.materialise(&storage(3), 1), [0, 1, 2, 0, 1, 2]);
         let v = View::new(&[], &[], 2, 3).expect("fits");
-        assert_eq!(*v.materialise(&storage(3), 1), vec![2]);
+        assert_eq!(*v.materialise(&storage(3), 1), [2]);
     }
 
     #[test]
@@ -366,5 +375,26 @@ mod tests {
             .expect("valid")
             .to_i64()
             .is_err());
+    }
+
+    #[test]
+    fn f32_values_are_borrowed_in_place_or_converted() {
+        let values = [1.5f32, -2.0, 3.25];
+        let t = Tensor::from_f32(vec![3], &values).expect("valid");
+        let cow = t.to_f32_cow();
+        if cfg!(target_endian = "little") && t.as_le_bytes().as_ptr().align_offset(4) == 0 {
+            assert!(matches!(cow, Cow::Borrowed(_)));
+        }
+        assert_eq!(*cow, values);
+        // A window starting one byte into an f32 buffer is misaligned: converted, same values.
+        let raw: Vec<u8> = std::iter::once(0u8)
+            .chain(values.iter().flat_map(|v| v.to_le_bytes()))
+            .collect();
+        let shifted = Bytes::from_vec(raw).slice(1, 12).expect("inside");
+        let t = Tensor::from_shared(DType::F32, vec![3], shifted);
+        assert_eq!(*t.to_f32_cow(), values);
+        // Other dtypes are converted.
+        let t = Tensor::from_le_bytes(DType::F16, vec![1], vec![0x00, 0x3c]).expect("valid");
+        assert!(matches!(t.to_f32_cow(), Cow::Owned(ref v) if v == &[1.0]));
     }
 }

@@ -1,10 +1,11 @@
 //! The zip container: locating the archive's top folder and reading entries with size bounds.
 
-use std::io::{Read, Seek};
+use std::io::{Cursor, Read};
 
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
 
+use crate::bytes::Bytes;
 use crate::error::ArchiveError;
 
 /// Deflate cannot expand more than ~1032:1; a declared size beyond this is a lie.
@@ -12,19 +13,21 @@ const MAX_DEFLATE_RATIO: u64 = 1100;
 /// Buffers start at most this big and grow with the data actually read.
 const INITIAL_CAPACITY: u64 = 16 << 20;
 
-/// An opened TorchScript zip with its top folder resolved.
-pub(crate) struct ZipSource<R: Read + Seek> {
-    zip: ZipArchive<R>,
+/// An opened TorchScript zip, held in memory, with its top folder resolved.
+pub(crate) struct ZipSource {
+    zip: ZipArchive<Cursor<Bytes>>,
+    /// The whole archive: stored entries are windows on it.
+    bytes: Bytes,
     /// Top folder, without the trailing slash (`ecapa2`, `archive`, ...).
     root: String,
 }
 
-impl<R: Read + Seek> ZipSource<R> {
+impl ZipSource {
     /// Opens the zip, finds the single `<root>/data.pkl` and checks `<root>/byteorder`.
-    pub(crate) fn new(reader: R) -> Result<Self, ArchiveError> {
-        let zip = ZipArchive::new(reader).map_err(zip_error)?;
+    pub(crate) fn new(bytes: Bytes) -> Result<Self, ArchiveError> {
+        let zip = ZipArchive::new(Cursor::new(bytes.clone())).map_err(zip_error)?;
         let root = find_root(zip.file_names())?;
-        let mut source = Self { zip, root };
+        let mut source = Self { zip, bytes, root };
         source.check_byteorder()?;
         Ok(source)
     }
@@ -35,9 +38,9 @@ impl<R: Read + Seek> ZipSource<R> {
     }
 
     /// Reads `<root>/<rel>`; `Ok(None)` when the entry does not exist.
-    pub(crate) fn read(&mut self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, ArchiveError> {
+    pub(crate) fn read(&mut self, rel: &str, limit: u64) -> Result<Option<Bytes>, ArchiveError> {
         let name = self.entry_name(rel);
-        read_entry(&mut self.zip, &name, limit)
+        read_entry(&mut self.zip, &self.bytes, &name, limit)
     }
 
     fn check_byteorder(&mut self) -> Result<(), ArchiveError> {
@@ -88,12 +91,15 @@ fn find_root<'a>(names: impl Iterator<Item = &'a str>) -> Result<String, Archive
     root.map(str::to_owned).ok_or(ArchiveError::NoDataPkl)
 }
 
-/// Reads a whole entry, refusing sizes over `limit` and inconsistent declared sizes.
-fn read_entry<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
+/// Reads a whole entry, refusing sizes over `limit`, inconsistent declared sizes and CRC
+/// mismatches. A stored (uncompressed) entry, which is what `torch.jit.save` writes, is returned
+/// as a window on `archive` without a copy; its CRC-32 is checked here.
+fn read_entry(
+    zip: &mut ZipArchive<Cursor<Bytes>>,
+    archive: &Bytes,
     name: &str,
     limit: u64,
-) -> Result<Option<Vec<u8>>, ArchiveError> {
+) -> Result<Option<Bytes>, ArchiveError> {
     let read_err = |detail: String| ArchiveError::EntryRead {
         entry: name.to_owned(),
         detail,
@@ -111,12 +117,36 @@ fn read_entry<R: Read + Seek>(
             limit,
         });
     }
-    if file.compression() != CompressionMethod::Stored
-        && size
-            > file
-                .compressed_size()
-                .saturating_mul(MAX_DEFLATE_RATIO)
-                .saturating_add(1024)
+    if file.compression() == CompressionMethod::Stored && !file.encrypted() {
+        if file.compressed_size() != size {
+            return Err(read_err(format!(
+                "stored entry declares {size} bytes but occupies {}",
+                file.compressed_size()
+            )));
+        }
+        let window = usize::try_from(file.data_start())
+            .ok()
+            .zip(usize::try_from(size).ok())
+            .and_then(|(start, len)| archive.slice(start, len))
+            .ok_or_else(|| {
+                read_err(format!(
+                    "{size} bytes at offset {} run past the end of the archive",
+                    file.data_start()
+                ))
+            })?;
+        let (expected, actual) = (file.crc32(), crc32fast::hash(&window));
+        if actual != expected {
+            return Err(read_err(format!(
+                "CRC-32 mismatch: the entry says {expected:08x}, its bytes give {actual:08x}"
+            )));
+        }
+        return Ok(Some(window));
+    }
+    if size
+        > file
+            .compressed_size()
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_add(1024)
     {
         return Err(read_err(format!(
             "declared size {size} is impossible for {} compressed bytes",
@@ -136,7 +166,7 @@ fn read_entry<R: Read + Seek>(
             buf.len()
         )));
     }
-    Ok(Some(buf))
+    Ok(Some(Bytes::from_vec(buf)))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod cpu;
 mod direct;
 pub mod epilogue;
 pub mod matmul;
+mod memory;
 pub mod naive;
 pub mod pointwise;
 mod scratch;

@@ -2,13 +2,15 @@
 
 use crate::epilogue::Epilogue;
 use crate::matmul::{matmul, MatRef, Threads};
+use crate::memory::LargeBuf;
 
 /// A 1×1 convolution `(cout, cin)` with its epilogue.
 #[derive(Debug, Clone)]
 pub struct Pointwise {
     cin: usize,
     cout: usize,
-    weight: Vec<f32>,
+    /// `(cout, cin)`; the big GEMM weights (up to 12 MB) on huge pages.
+    weight: LargeBuf,
     epilogue: Epilogue,
 }
 
@@ -23,7 +25,7 @@ impl Pointwise {
         Self {
             cin,
             cout,
-            weight: weight.to_vec(),
+            weight: LargeBuf::from(weight),
             epilogue,
         }
     }

@@ -23,6 +23,7 @@
 
 use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
+use crate::memory::LargeBuf;
 use crate::scratch::with_scratch;
 use crate::simd::{P16, V16};
 use rayon::prelude::*;
@@ -51,8 +52,11 @@ const AT: [[f32; 6]; 4] = [
     [0.0, 1.0, -1.0, 8.0, -0.125, 1.0],
 ];
 
+/// A kernel transform `G` (6×3), in f64.
+type G = [[f64; 3]; 6];
+
 /// Kernel transform `G` (6×3) in f64: row `j` is `(1, pⱼ, pⱼ²) / Πₗ≠ⱼ (pⱼ − pₗ)`, then `(0, 0, 1)`.
-fn g_matrix() -> [[f64; 3]; 6] {
+fn g_matrix() -> G {
     let mut g = [[0.0; 3]; 6];
     for (j, &p) in POINTS.iter().enumerate() {
         let f: f64 = POINTS.iter().filter(|&&q| q != p).map(|&q| p - q).product();
@@ -60,6 +64,142 @@ fn g_matrix() -> [[f64; 3]; 6] {
     }
     g[5] = [0.0, 0.0, 1.0];
     g
+}
+
+/// `U[ξ] = (G g Gᵀ)[ξ]` of every `(co, ci)` kernel of a `(cout, cin, 3, 3)` weight, packed as
+/// [`Winograd::u`] describes (zero rows pad `cout` to `cout_pad`). This is most of a model's
+/// load time, so it is separable (162 instead of 324 multiply-adds per kernel), vectorised
+/// across the rows of a row block, writes every plane in whole chunks, and spreads the row
+/// blocks over the current rayon pool: each row block owns one chunk of each of the 36 planes.
+fn pack_kernels(
+    weight: &[f32],
+    cout: usize,
+    cin: usize,
+    cout_pad: usize,
+    mr: usize,
+    level: SimdLevel,
+) -> LargeBuf {
+    assert!(
+        mr <= PACK_LANES,
+        "Winograd: row block wider than the packing lanes"
+    );
+    let g = g_matrix();
+    let mut u = LargeBuf::zeroed(36 * cout_pad * cin);
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..cout_pad.div_ceil(mr))
+        .map(|_| Vec::with_capacity(36))
+        .collect();
+    for plane in u.chunks_mut(cout_pad * cin) {
+        for (b, chunk) in plane.chunks_mut(mr * cin).enumerate() {
+            blocks[b].push(chunk);
+        }
+    }
+    blocks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut planes)| {
+            let m0 = b * mr;
+            let real = mr.min(cout.saturating_sub(m0));
+            let block = RowBlock {
+                weight: &weight[m0 * cin * 9..(m0 + real) * cin * 9],
+                cin,
+                rows: mr.min(cout_pad - m0),
+                real,
+            };
+            // The scratch is taken here, outside the per-level functions: a closure inside them
+            // would be compiled without their target features.
+            with_scratch(36 * block.stride(), |packed| match level {
+                // SAFETY: `level` is supported by this CPU (lowered by the caller).
+                #[cfg(target_arch = "x86_64")]
+                SimdLevel::Avx512 => unsafe { pack_avx512(&g, &block, &mut planes, packed) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                SimdLevel::Avx2 => unsafe { pack_avx2(&g, &block, &mut planes, packed) },
+                _ => pack_row_block(&g, &block, &mut planes, packed),
+            });
+        });
+    u
+}
+
+/// Lanes of the packing loop: at least the widest micro-kernel row block ([`blocking`]).
+const PACK_LANES: usize = 16;
+
+/// The weights of one row block: `real` output channels (of `rows`, the rest padding).
+struct RowBlock<'a> {
+    weight: &'a [f32],
+    cin: usize,
+    rows: usize,
+    real: usize,
+}
+
+impl RowBlock<'_> {
+    /// Distance between the block's planes in the packing scratch: its chunk of a plane plus
+    /// [`PACK_LANES`] of slack (see [`pack_row_block`]).
+    fn stride(&self) -> usize {
+        self.cin * self.rows + PACK_LANES
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn pack_avx512(g: &G, block: &RowBlock, planes: &mut [&mut [f32]], packed: &mut [f32]) {
+    pack_row_block(g, block, planes, packed)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_avx2(g: &G, block: &RowBlock, planes: &mut [&mut [f32]], packed: &mut [f32]) {
+    pack_row_block(g, block, planes, packed)
+}
+
+/// Transforms one row block into its chunks of the 36 planes, one input channel at a time,
+/// the block's output channels in the lanes. Plain f64 arithmetic without contraction, so
+/// every SIMD level gives the same bits. The chunks are built in `packed` (cache-resident
+/// scratch of `36 × block.stride()` floats) and then copied out whole: writing fresh memory
+/// in 36 interleaved 48-byte runs cost more than the arithmetic.
+#[inline(always)]
+fn pack_row_block(g: &G, block: &RowBlock, planes: &mut [&mut [f32]], packed: &mut [f32]) {
+    let RowBlock {
+        weight,
+        cin,
+        rows,
+        real,
+    } = *block;
+    // Every input channel stores all the lanes (a fixed-width store): lanes past `rows` land
+    // on the next channel's slots, rewritten when it comes, or in the slack. Lanes past `real`
+    // are exact zeros (zero weights), which the padding rows need.
+    let stride = block.stride();
+    for ci in 0..cin {
+        // k[tap][lane]: tap `dy * 3 + dx` of output channel `m0 + lane`.
+        let mut k = [[0.0f64; PACK_LANES]; 9];
+        for r in 0..real {
+            let src = &weight[(r * cin + ci) * 9..][..9];
+            for (tap, &x) in k.iter_mut().zip(src) {
+                tap[r] = f64::from(x);
+            }
+        }
+        // gk = G · k (6 × 3 per lane).
+        let mut gk = [[[0.0f64; PACK_LANES]; 3]; 6];
+        for (row, gr) in gk.iter_mut().zip(g) {
+            for (dx, out) in row.iter_mut().enumerate() {
+                for l in 0..PACK_LANES {
+                    out[l] = gr[0] * k[dx][l] + gr[1] * k[3 + dx][l] + gr[2] * k[6 + dx][l];
+                }
+            }
+        }
+        // U = gk · Gᵀ (6 × 6 per lane), rounded once.
+        for (a, row) in gk.iter().enumerate() {
+            for (b, gb) in g.iter().enumerate() {
+                let mut v = [0.0f32; PACK_LANES];
+                for (l, x) in v.iter_mut().enumerate() {
+                    *x = (row[0][l] * gb[0] + row[1][l] * gb[1] + row[2][l] * gb[2]) as f32;
+                }
+                packed[(a * 6 + b) * stride + ci * rows..][..PACK_LANES].copy_from_slice(&v);
+            }
+        }
+    }
+    for (plane, src) in planes.iter_mut().zip(packed.chunks_exact(stride)) {
+        plane.copy_from_slice(&src[..cin * rows]);
+    }
 }
 
 /// Preferred tiles per block: big enough to amortise streaming `U` (36·Cout·Cin floats) from L3
@@ -112,7 +252,7 @@ pub(crate) struct Winograd {
     nv: usize,
     /// `U[ξ]` for ξ in 0..36, each `cout_pad × cin`, stored row block by row block, each row
     /// block `cin × rows` (the rows of one input channel adjacent, ready for broadcasting).
-    u: Vec<f32>,
+    u: LargeBuf,
     bias: Vec<f32>,
     scale: Vec<f32>,
     shift: Vec<f32>,
@@ -148,27 +288,7 @@ impl Winograd {
     ) -> Self {
         let (mr, quantum, nv) = blocking(level);
         let cout_pad = cout.div_ceil(quantum) * quantum;
-        let g = g_matrix();
-        let mut u = vec![0.0f32; 36 * cout_pad * cin];
-        for co in 0..cout {
-            let m0 = co / mr * mr;
-            let rows = mr.min(cout_pad - m0);
-            for ci in 0..cin {
-                let k = &weight[(co * cin + ci) * 9..][..9];
-                for a in 0..6 {
-                    for b in 0..6 {
-                        let mut s = 0.0f64;
-                        for dy in 0..3 {
-                            for dx in 0..3 {
-                                s += g[a][dy] * k[dy * 3 + dx] as f64 * g[b][dx];
-                            }
-                        }
-                        u[(a * 6 + b) * cout_pad * cin + m0 * cin + ci * rows + (co - m0)] =
-                            s as f32;
-                    }
-                }
-            }
-        }
+        let u = pack_kernels(weight, cout, cin, cout_pad, mr, level);
         let ones = |v: &Option<Vec<f32>>, d: f32| v.clone().unwrap_or_else(|| vec![d; cout]);
         let (scale, shift) = match &epilogue.affine {
             Some((s, t)) => (s.clone(), t.clone()),
@@ -877,6 +997,56 @@ mod tests {
             for threads in 1..5 {
                 let per = block_tiles(total, threads);
                 assert!(per / 16 * 16 == per && (32..=128).contains(&per));
+            }
+        }
+    }
+
+    /// Packing gives the same bits at every SIMD level, puts `G g Gᵀ` of kernel `(co, ci)`
+    /// where the GEMM reads it, and leaves the padding rows zero.
+    #[test]
+    fn packed_kernels_are_g_g_gt_in_place() {
+        let (cout, cin) = (27usize, 5usize);
+        let mut s = 3u64;
+        let weight: Vec<f32> = (0..cout * cin * 9)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        let g = g_matrix();
+        for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512] {
+            let level = level.supported();
+            let (mr, quantum, _) = blocking(level);
+            let cout_pad = cout.div_ceil(quantum) * quantum;
+            let u = pack_kernels(&weight, cout, cin, cout_pad, mr, level);
+            let portable = pack_kernels(&weight, cout, cin, cout_pad, mr, SimdLevel::Portable);
+            assert_eq!(
+                u.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                portable.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{level:?}"
+            );
+            for co in 0..cout_pad {
+                let (m0, rows) = (co / mr * mr, mr.min(cout_pad - co / mr * mr));
+                for ci in 0..cin {
+                    for xi in 0..36 {
+                        let got = u[xi * cout_pad * cin + m0 * cin + ci * rows + (co - m0)];
+                        if co >= cout {
+                            assert_eq!(got, 0.0);
+                            continue;
+                        }
+                        let k = &weight[(co * cin + ci) * 9..][..9];
+                        let (a, b) = (xi / 6, xi % 6);
+                        let want: f64 = (0..9)
+                            .map(|t| g[a][t / 3] * f64::from(k[t]) * g[b][t % 3])
+                            .sum();
+                        assert!(
+                            (f64::from(got) - want).abs() <= 1e-7 * want.abs().max(1e-3),
+                            "{level:?} co {co} ci {ci} xi {xi}: {got} vs {want}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -20,7 +20,7 @@ pub fn bind(
             path: "<any>.window".into(),
             what: "a spectrogram module with a 1-D `window` buffer".into(),
         })?;
-    let (_, window) = m.tensor("window", &[None], usage)?;
+    let window = m.tensor("window", &[None], usage)?.1.into_owned();
     let positive = |name: &str, default: usize, notes: &mut Vec<String>| -> Result<usize> {
         match m.ints(name).as_deref() {
             Some([v]) if *v > 0 => Ok(*v as usize),

@@ -5,14 +5,16 @@ use super::lookup::{Module, Usage};
 use crate::error::{Error, Result};
 use crate::network::gfe::DilatedConv;
 use crate::network::layers::{BatchNorm, Linear};
+use std::borrow::Cow;
 
 /// Default BatchNorm eps when an archive does not state one (PyTorch's default).
 const DEFAULT_EPS: f64 = 1e-5;
 
 /// A bound convolution weight with its stated geometry.
-pub struct ConvWeights {
-    /// Flattened PyTorch-layout weight.
-    pub weight: Vec<f32>,
+pub struct ConvWeights<'a> {
+    /// Flattened PyTorch-layout weight, borrowed from the archive where possible: the kernels
+    /// copy or transform it into their own layout anyway.
+    pub weight: Cow<'a, [f32]>,
     /// Bias, if the module has one.
     pub bias: Option<Vec<f32>>,
     /// Output channels.
@@ -44,12 +46,17 @@ fn expect_ints(m: &Module, name: &str, want: &[i64]) -> Result<()> {
 }
 
 /// A Conv2d: `kernel` × `kernel`, padding `kernel / 2` with zeros, stride (s, 1), no dilation.
-pub fn conv2d(m: &Module, kernel: usize, cin: Option<usize>, usage: &Usage) -> Result<ConvWeights> {
+pub fn conv2d<'a>(
+    m: &Module<'a>,
+    kernel: usize,
+    cin: Option<usize>,
+    usage: &Usage,
+) -> Result<ConvWeights<'a>> {
     let k = Some(kernel);
     let (shape, weight) = m.tensor("weight", &[None, cin, k, k], usage)?;
     let (cout, cin) = (shape[0], shape[1]);
     let bias = match m.tensor_opt("bias") {
-        Some(_) => Some(m.tensor("bias", &[Some(cout)], usage)?.1),
+        Some(_) => Some(m.tensor("bias", &[Some(cout)], usage)?.1.into_owned()),
         None => None,
     };
     expect_ints(m, "padding", &[(kernel / 2) as i64])?;
@@ -85,16 +92,16 @@ pub fn conv2d(m: &Module, kernel: usize, cin: Option<usize>, usage: &Usage) -> R
 }
 
 /// A Conv1d with kernel 1 (a matrix), with or without bias.
-pub fn pointwise1d(
-    m: &Module,
+pub fn pointwise1d<'a>(
+    m: &Module<'a>,
     cin: Option<usize>,
     cout: Option<usize>,
     usage: &Usage,
-) -> Result<ConvWeights> {
+) -> Result<ConvWeights<'a>> {
     let (shape, weight) = m.tensor("weight", &[cout, cin, Some(1)], usage)?;
     let (cout, cin) = (shape[0], shape[1]);
     let bias = match m.tensor_opt("bias") {
-        Some(_) => Some(m.tensor("bias", &[Some(cout)], usage)?.1),
+        Some(_) => Some(m.tensor("bias", &[Some(cout)], usage)?.1.into_owned()),
         None => None,
     };
     expect_ints(m, "stride", &[1])?;
@@ -115,7 +122,7 @@ pub fn dilated1d(m: &Module, channels: Option<usize>, usage: &Usage) -> Result<D
     let (shape, weight) = m.tensor("weight", &[channels, channels, None], usage)?;
     let (cout, cin, k) = (shape[0], shape[1], shape[2]);
     let bias = match m.tensor_opt("bias") {
-        Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1,
+        Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1.into_owned(),
         None => vec![0.0; cout],
     };
     let dilation = m
@@ -161,11 +168,11 @@ pub fn batch_norm(m: &Module, channels: usize, usage: &Usage) -> Result<(BatchNo
     let c = &[Some(channels)];
     let weight = match m.tensor_opt("weight") {
         Some(_) => m.tensor("weight", c, usage)?.1,
-        None => vec![1.0; channels],
+        None => Cow::Owned(vec![1.0; channels]),
     };
     let bias = match m.tensor_opt("bias") {
         Some(_) => m.tensor("bias", c, usage)?.1,
-        None => vec![0.0; channels],
+        None => Cow::Owned(vec![0.0; channels]),
     };
     let mean = m.tensor("running_mean", c, usage)?.1;
     let var = m.tensor("running_var", c, usage)?.1;
@@ -189,11 +196,11 @@ pub fn linear(
     let (shape, weight) = m.tensor("weight", &[cout, cin], usage)?;
     let (cout, cin) = (shape[0], shape[1]);
     let bias = match m.tensor_opt("bias") {
-        Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1,
+        Some(_) => m.tensor("bias", &[Some(cout)], usage)?.1.into_owned(),
         None => vec![0.0; cout],
     };
     Ok(Linear {
-        weight,
+        weight: weight.into_owned(),
         bias,
         in_features: cin,
     })

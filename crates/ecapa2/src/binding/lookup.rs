@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use ecapa2_archive::{Object, Tensor, Value};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
@@ -127,12 +128,13 @@ impl<'a> Module<'a> {
 
     /// A tensor whose shape must match `expected` (free dims as `None`). Trailing unit
     /// dimensions beyond `expected` are accepted (Conv1d k=1 weights used as matrices).
+    /// The values borrow the archive's bytes when they are f32 already (no copy).
     pub fn tensor(
         &self,
         name: &str,
         expected: &[Option<usize>],
         usage: &Usage,
-    ) -> Result<(Vec<usize>, Vec<f32>)> {
+    ) -> Result<(Vec<usize>, Cow<'a, [f32]>)> {
         let path = join(&self.path, name);
         let tensor = self.tensor_opt(name).ok_or_else(|| Error::MissingTensor {
             path: path.clone(),
@@ -154,8 +156,7 @@ impl<'a> Module<'a> {
             });
         }
         usage.mark(path.clone());
-        let data = tensor.to_f32();
-        Ok((shape[..core_len].to_vec(), data))
+        Ok((shape[..core_len].to_vec(), tensor.to_f32_cow()))
     }
 
     /// A hyper-parameter stated by the archive: a `Final` class constant or a plain attribute.

@@ -352,7 +352,7 @@ fn bind_res2(
     let norms = m.require("batch_norms", "Res2Net branch BNs (ModuleList)")?;
     let count = filters.children().len();
     let scale = count + 1;
-    if count == 0 || width % scale != 0 {
+    if count == 0 || !width.is_multiple_of(scale) {
         return Err(Error::Unsupported {
             path: filters.path.clone(),
             what: format!("{count} branch convs for width {width} (width must split into {scale} equal groups)"),
