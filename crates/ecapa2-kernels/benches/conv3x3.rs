@@ -9,7 +9,7 @@
 //! Compare with `benches/torch_conv.py` (same shapes) run right before or after on the same
 //! machine.
 
-use ecapa2_kernels::{Algorithm, Conv3x3, Epilogue, SimdLevel};
+use ecapa2_kernels::{Algorithm, Conv3x3, Epilogue, Precision, SimdLevel};
 use std::time::Instant;
 
 /// (label, cin, cout, h, w, stride_h)
@@ -113,7 +113,7 @@ fn main() {
                 "winop" if cin >= 16 => Algorithm::Winograd(SimdLevel::Portable),
                 _ => continue,
             };
-            let conv = Conv3x3::with_algorithm(&wt, cout, cin, s, ep.clone(), algo);
+            let conv = Conv3x3::with_algorithm(&wt, cout, cin, s, ep.clone(), algo, Precision::F32);
             let ho = conv.out_height(h);
             let flop = 2.0 * (cout * cin * 9 * ho * w) as f64;
             let mut y = vec![0.0f32; cout * ho * w];

@@ -18,6 +18,7 @@ use crate::cpu::SimdLevel;
 use crate::direct::{self, Direct};
 use crate::epilogue::Epilogue;
 use crate::matmul::{matmul, MatRef, Threads};
+use crate::precision::Precision;
 use crate::scratch::with_scratch;
 use crate::winograd::Winograd;
 use rayon::prelude::*;
@@ -112,12 +113,37 @@ impl Conv3x3 {
         stride_h: usize,
         epilogue: Epilogue,
     ) -> Self {
-        Self::with_algorithm(weight, cout, cin, stride_h, epilogue, Algorithm::Auto)
+        Self::with_precision(weight, cout, cin, stride_h, epilogue, Precision::F32)
     }
 
-    /// As [`Conv3x3::new`], with the algorithm forced (benchmarks and tests). A choice the
-    /// shape does not allow (`Direct` with `Cin > 4`) falls back to `Auto`'s; a SIMD level
-    /// the CPU lacks is lowered.
+    /// As [`Conv3x3::new`], computing in `precision` where the layer runs Winograd products
+    /// and the CPU supports it (see [`Precision`]); fp32 otherwise ([`Conv3x3::precision`]
+    /// says which).
+    ///
+    /// # Panics
+    /// As [`Conv3x3::new`].
+    pub fn with_precision(
+        weight: &[f32],
+        cout: usize,
+        cin: usize,
+        stride_h: usize,
+        epilogue: Epilogue,
+        precision: Precision,
+    ) -> Self {
+        Self::with_algorithm(
+            weight,
+            cout,
+            cin,
+            stride_h,
+            epilogue,
+            Algorithm::Auto,
+            precision,
+        )
+    }
+
+    /// As [`Conv3x3::with_precision`], with the algorithm forced (benchmarks and tests). A
+    /// choice the shape does not allow (`Direct` with `Cin > 4`) falls back to `Auto`'s; a SIMD
+    /// level the CPU lacks is lowered.
     ///
     /// # Panics
     /// As [`Conv3x3::new`].
@@ -128,6 +154,7 @@ impl Conv3x3 {
         stride_h: usize,
         epilogue: Epilogue,
         algorithm: Algorithm,
+        precision: Precision,
     ) -> Self {
         assert_eq!(weight.len(), cout * cin * 9, "Conv3x3: weight length");
         assert!(epilogue.check(cout), "Conv3x3: epilogue length");
@@ -153,6 +180,7 @@ impl Conv3x3 {
                 stride_h,
                 &epilogue,
                 level.supported(),
+                precision,
             )),
             _ => Kernel::Im2col(Im2col {
                 cin,
@@ -167,6 +195,14 @@ impl Conv3x3 {
             cout,
             stride_h,
             kernel,
+        }
+    }
+
+    /// The precision this layer computes in (fp32 unless bf16 was asked for and runs here).
+    pub fn precision(&self) -> Precision {
+        match &self.kernel {
+            Kernel::Winograd(w) => w.precision(),
+            _ => Precision::F32,
         }
     }
 
@@ -378,6 +414,7 @@ mod tests {
         w: usize,
         stride: usize,
         algorithm: Algorithm,
+        precision: Precision,
     ) -> (f64, f64) {
         let x = pseudo_random(cin * h * w, 1 + h as u64);
         let wt = pseudo_random(cout * cin * 9, 2 + w as u64);
@@ -392,7 +429,8 @@ mod tests {
                 relu,
                 affine,
             };
-            let conv = Conv3x3::with_algorithm(&wt, cout, cin, stride, ep.clone(), algorithm);
+            let conv =
+                Conv3x3::with_algorithm(&wt, cout, cin, stride, ep.clone(), algorithm, precision);
             let ho = conv.out_height(h);
             let mut y = vec![f32::NAN; cout * ho * w];
             conv.forward(&x, h, w, &mut y);
@@ -452,7 +490,7 @@ mod tests {
 
     fn check_all(algorithm: Algorithm, max_l2: f64, max_abs: f64) {
         for &(cin, cout, h, w, s) in &SHAPES {
-            let (l2, abs) = errors(cin, cout, h, w, s, algorithm);
+            let (l2, abs) = errors(cin, cout, h, w, s, algorithm, Precision::F32);
             eprintln!(
                 "{algorithm:?} cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}"
             );
@@ -478,6 +516,49 @@ mod tests {
     fn winograd_matches_direct_at_every_level() {
         for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512] {
             check_all(Algorithm::Winograd(level), 4e-6, 1e-5);
+        }
+    }
+
+    /// bf16 products on AMX tiles: errors of the order of bf16 rounding (2⁻⁹ relative per
+    /// operand, grown by the Winograd transforms), far above fp32's but bounded; with split
+    /// operands (bf16x3, ~2⁻¹⁷) close to fp32's. Where the CPU has no tiles the request runs
+    /// fp32, at fp32 accuracy.
+    #[test]
+    fn winograd_bf16_stays_within_bf16_error() {
+        for (precision, bound) in [
+            (Precision::Bf16, (2.5e-2, 5e-2)),
+            (Precision::Bf16x3, (6e-5, 1.2e-4)),
+        ] {
+            check_reduced(precision, bound);
+        }
+    }
+
+    fn check_reduced(precision: Precision, (tile_l2, tile_abs): (f64, f64)) {
+        let tiles = precision.supported() == precision;
+        let algorithm = Algorithm::Winograd(SimdLevel::Avx512);
+        for &(cin, cout, h, w, s) in &SHAPES {
+            let probe = Conv3x3::with_algorithm(
+                &vec![0.0; cout * cin * 9],
+                cout,
+                cin,
+                s,
+                Epilogue::default(),
+                algorithm,
+                precision,
+            );
+            let on_tiles =
+                tiles && matches!(probe.algorithm(), Algorithm::Winograd(SimdLevel::Avx512));
+            let want = if on_tiles { precision } else { Precision::F32 };
+            assert_eq!(probe.precision(), want, "cin {cin} cout {cout}");
+            let (l2, abs) = errors(cin, cout, h, w, s, algorithm, precision);
+            let line = format!("{precision} ran as {want}: cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}");
+            eprintln!("{line}");
+            let (max_l2, max_abs) = if on_tiles {
+                (tile_l2, tile_abs)
+            } else {
+                (4e-6, 1e-5)
+            };
+            assert!(l2 <= max_l2 && abs <= max_abs, "{line}");
         }
     }
 
@@ -551,7 +632,15 @@ mod tests {
         let x = pseudo_random(cin * h * w, 11);
         let wt = pseudo_random(cout * cin * 9, 12);
         for algorithm in [Algorithm::Auto, Algorithm::Im2col] {
-            let conv = Conv3x3::with_algorithm(&wt, cout, cin, 1, Epilogue::default(), algorithm);
+            let conv = Conv3x3::with_algorithm(
+                &wt,
+                cout,
+                cin,
+                1,
+                Epilogue::default(),
+                algorithm,
+                Precision::F32,
+            );
             let mut first = vec![0.0; cout * h * w];
             conv.forward(&x, h, w, &mut first);
             for threads in [1, 2, 3] {

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod amx;
 pub mod conv3x3;
 pub mod cpu;
 mod direct;
@@ -15,6 +16,7 @@ pub mod matmul;
 mod memory;
 pub mod naive;
 pub mod pointwise;
+mod precision;
 mod scratch;
 mod simd;
 mod winograd;
@@ -23,3 +25,4 @@ pub use conv3x3::{Algorithm, Conv3x3};
 pub use cpu::SimdLevel;
 pub use epilogue::Epilogue;
 pub use pointwise::Pointwise;
+pub use precision::Precision;

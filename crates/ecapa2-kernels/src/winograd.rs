@@ -21,9 +21,11 @@
 //! improving the accuracy of Winograd convolution for deep neural networks", 2020) for a few
 //! more adds in the transforms.
 
+use crate::amx;
 use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
 use crate::memory::LargeBuf;
+use crate::precision::Precision;
 use crate::scratch::with_scratch;
 use crate::simd::{P16, V16};
 use rayon::prelude::*;
@@ -252,11 +254,22 @@ pub(crate) struct Winograd {
     nv: usize,
     /// `U[ξ]` for ξ in 0..36, each `cout_pad × cin`, stored row block by row block, each row
     /// block `cin × rows` (the rows of one input channel adjacent, ready for broadcasting).
+    /// Empty when the products run on AMX tiles.
     u: LargeBuf,
+    /// `U` as bf16 AMX tiles ([`Precision::Bf16`] on a CPU with AMX-BF16).
+    amx: Option<AmxWeights>,
     bias: Vec<f32>,
     scale: Vec<f32>,
     shift: Vec<f32>,
     relu: bool,
+}
+
+/// `U` packed for the tile unit.
+#[derive(Debug, Clone)]
+struct AmxWeights {
+    /// A tiles, `[ξ][row block][channel step][16][32]` bf16.
+    a: Vec<u16>,
+    tiles: amx::Tiles,
 }
 
 /// Where one block's tiles live and where its scratch is.
@@ -271,13 +284,15 @@ struct Block {
     n: usize,
     v: *mut f32,
     m: *mut f32,
+    /// bf16 B tiles of one ξ (AMX path only).
+    vb: *mut u16,
     /// Columns of the per-ξ matrices (the block capacity in tiles).
     ld: usize,
 }
 
 impl Winograd {
     /// Transforms and packs `weight` `(cout, cin, 3, 3)` for `level` (already supported by
-    /// this CPU).
+    /// this CPU) and `precision` (lowered to fp32 where the tile unit is missing).
     pub(crate) fn new(
         weight: &[f32],
         cout: usize,
@@ -285,10 +300,26 @@ impl Winograd {
         stride_h: usize,
         epilogue: &Epilogue,
         level: SimdLevel,
+        precision: Precision,
     ) -> Self {
         let (mr, quantum, nv) = blocking(level);
-        let cout_pad = cout.div_ceil(quantum) * quantum;
-        let u = pack_kernels(weight, cout, cin, cout_pad, mr, level);
+        let precision = precision.supported();
+        let tiles = level == SimdLevel::Avx512 && precision != Precision::F32;
+        let (cout_pad, u, amx) = if tiles {
+            let cout_pad = cout.div_ceil(amx::TILE_ROWS) * amx::TILE_ROWS;
+            let t = amx::Tiles::new(cout_pad, cin, precision == Precision::Bf16x3);
+            let rows16 = pack_kernels(weight, cout, cin, cout_pad, amx::TILE_ROWS, level);
+            let a = amx::pack_a(&rows16, cin, t);
+            (
+                cout_pad,
+                LargeBuf::zeroed(0),
+                Some(AmxWeights { a, tiles: t }),
+            )
+        } else {
+            let cout_pad = cout.div_ceil(quantum) * quantum;
+            let u = pack_kernels(weight, cout, cin, cout_pad, mr, level);
+            (cout_pad, u, None)
+        };
         let ones = |v: &Option<Vec<f32>>, d: f32| v.clone().unwrap_or_else(|| vec![d; cout]);
         let (scale, shift) = match &epilogue.affine {
             Some((s, t)) => (s.clone(), t.clone()),
@@ -303,6 +334,7 @@ impl Winograd {
             mr,
             nv,
             u,
+            amx,
             bias: ones(&epilogue.bias, 0.0),
             scale,
             shift,
@@ -313,6 +345,15 @@ impl Winograd {
     /// The SIMD level the kernels run at.
     pub(crate) fn level(&self) -> SimdLevel {
         self.level
+    }
+
+    /// The precision the products run in.
+    pub(crate) fn precision(&self) -> Precision {
+        match &self.amx {
+            Some(w) if w.tiles.split => Precision::Bf16x3,
+            Some(_) => Precision::Bf16,
+            None => Precision::F32,
+        }
     }
 
     /// Convolves `(cin, h, w)` into `(cout, ho, w)` (shapes checked by the caller).
@@ -331,13 +372,19 @@ impl Winograd {
         let ld = per.div_ceil(panel) * panel;
         let v_len = 36 * xi_stride(self.cin * ld);
         let m_len = 36 * xi_stride(self.cout_pad * ld);
+        // One ξ's bf16 B tiles, counted in floats.
+        let vb_len = self
+            .amx
+            .as_ref()
+            .map_or(0, |w| w.tiles.b_len(ld / 16).div_ceil(2));
         let (inp, outp) = (
             SendPtr(input.as_ptr() as *mut f32),
             SendPtr(out.as_mut_ptr()),
         );
         let run = |b: usize| {
-            with_scratch(v_len + m_len, |buf| {
-                let (v, m) = buf.split_at_mut(v_len);
+            with_scratch(v_len + m_len + vb_len, |buf| {
+                let (v, rest) = buf.split_at_mut(v_len);
+                let (m, vb) = rest.split_at_mut(m_len);
                 let g0 = b * per;
                 let blk = Block {
                     input: inp.get(),
@@ -349,6 +396,7 @@ impl Winograd {
                     n: per.min(total - g0),
                     v: v.as_mut_ptr(),
                     m: m.as_mut_ptr(),
+                    vb: vb.as_mut_ptr().cast::<u16>(),
                     ld,
                 };
                 // SAFETY: the level is supported by this CPU (lowered at construction); the
@@ -428,8 +476,14 @@ impl Winograd {
         }
 
         // 2. The 36 GEMMs, panel by panel (the V panel stays in L1, U streams through).
+        if let (Some(w), true) = (&self.amx, phases & 2 != 0) {
+            #[cfg(target_arch = "x86_64")]
+            self.products_amx(w, blk, v_xi, m_xi, panel);
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("AMX weights on a CPU without AMX ({w:?})");
+        }
         let panels = blk.n.div_ceil(panel);
-        for xi in (0..36).filter(|_| phases & 2 != 0) {
+        for xi in (0..36).filter(|_| phases & 2 != 0 && self.amx.is_none()) {
             let u = self.u.as_ptr().add(xi * cout_pad * cin);
             let v = blk.v.add(xi * v_xi);
             let m = blk.m.add(xi * m_xi);
@@ -472,6 +526,37 @@ impl Winograd {
                     self.relu,
                 );
             }
+        }
+    }
+}
+
+impl Winograd {
+    /// The 36 products of one block on AMX tiles: each ξ's `V` converted to bf16 B tiles
+    /// (cache-resident), then multiplied by the packed A tiles into `M`.
+    ///
+    /// # Safety
+    /// As [`Winograd::block`]; `w` exists only where [`amx::available`] holds.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn products_amx(
+        &self,
+        w: &AmxWeights,
+        blk: &Block,
+        v_xi: usize,
+        m_xi: usize,
+        panel: usize,
+    ) {
+        let nb = blk.n.div_ceil(16);
+        for xi in 0..36 {
+            amx::convert_b(blk.v.add(xi * v_xi), self.cin, panel, nb, w.tiles, blk.vb);
+            amx::gemm(
+                w.a.as_ptr().add(xi * w.tiles.a_len()),
+                blk.vb,
+                w.tiles,
+                nb,
+                blk.m.add(xi * m_xi),
+                blk.ld,
+            );
         }
     }
 }
@@ -931,7 +1016,15 @@ mod tests {
             for &(cin, cout, h, w, s) in &shapes {
                 let wt = vec![0.01f32; cout * cin * 9];
                 let x = vec![0.5f32; cin * h * w];
-                let conv = Winograd::new(&wt, cout, cin, s, &Epilogue::default(), level);
+                let conv = Winograd::new(
+                    &wt,
+                    cout,
+                    cin,
+                    s,
+                    &Epilogue::default(),
+                    level,
+                    Precision::F32,
+                );
                 let ho = (h - 1) / s + 1;
                 let mut out = vec![0.0f32; cout * ho * w];
                 let total = ((ho - 1) * s + 1).div_ceil(4) * w.div_ceil(4);
@@ -964,6 +1057,7 @@ mod tests {
                                 n: ld.min(total - g0),
                                 v: v.as_mut_ptr(),
                                 m: m.as_mut_ptr(),
+                                vb: std::ptr::null_mut(),
                                 ld,
                             };
                             unsafe { conv.run_phases(&blk, phase) };

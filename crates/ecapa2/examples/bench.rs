@@ -4,9 +4,9 @@
 //! ```text
 //! cargo run --release -p ecapa2 --example bench -- --model bench/out/full/model.pt \
 //!     --threads 2 --lengths 1,3,10,60 --batch8 3 --repeats 5 --out bench/out/ours.json \
-//!     [--t0 "$(date +%s.%N)"] [--warmup 1]
+//!     [--t0 "$(date +%s.%N)"] [--warmup 1] [--precision bf16]
 //! cargo run --release -p ecapa2 --example bench -- --parity bench/out/full [--threads 2] \
-//!     [--out parity.json] [--tolerance 1e-4]
+//!     [--out parity.json] [--tolerance 1e-4] [--precision bf16 [--min-cosine 0.999]]
 //! ```
 //!
 //! Benchmark mode measures (wall clock, `std::time::Instant`):
@@ -19,18 +19,23 @@
 //!   real-time factor (median / seconds of audio in the call) and the effective GFLOP/s
 //!   (2 × 130.6 GMAC per second of audio, the direct-convolution count, / median).
 //! * peak RSS (`VmHWM` in `/proc/self/status`), after each case and at the end.
+//! * with `--precision bf16`: after the timings (and the peak RSS), an fp32 model is loaded
+//!   too and each case's minimum cosine similarity of the bf16 embedding to the fp32 one is
+//!   reported, like `torch_bench.py --bf16` does for autocast.
 //!
 //! Parity mode loads `DIR/model.pt`, runs every case of `DIR/golden/manifest.json` for every
 //! label file (single labels and the composite ones) and prints the relative L2 error
 //! ‖ours − golden‖ / ‖golden‖ of each feature block, worst over the rows of the case. Exits
-//! with status 1 when any block exceeds `--tolerance`.
+//! with status 1 when any block exceeds `--tolerance`. With `--precision bf16` the verdict is
+//! instead the cosine similarity of each embedding row to the golden fp32 one (at least
+//! `--min-cosine`, default 0.999); the errors are still listed.
 //!
 //! Only std, serde_json and the workspace crates: no argument-parser or RNG dependency.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::rel_l2;
-use ecapa2::{Ecapa2, Execution, Label, LabelSet, Options, TilePlan};
+use ecapa2::{Ecapa2, Execution, Label, LabelSet, Options, Precision, TilePlan};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -61,7 +66,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: bench --model PATH [--threads N] [--max-memory SIZE] [--lengths 1,3,10,60] [--batch8 SECONDS] \
-[--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH]\n       bench --parity DIR [--threads N] [--tiled FRAMES] [--out JSON] [--tolerance T]";
+[--repeats R] [--warmup W] [--out JSON] [--t0 EPOCH] [--precision f32|bf16]\n       bench --parity DIR [--threads N] [--tiled FRAMES] [--out JSON] [--tolerance T] [--precision f32|bf16] [--min-cosine C]";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -78,6 +83,8 @@ struct Args {
     out: Option<PathBuf>,
     t0: Option<f64>,
     tolerance: f64,
+    precision: Precision,
+    min_cosine: f64,
 }
 
 impl Args {
@@ -95,6 +102,8 @@ impl Args {
             out: None,
             t0: None,
             tolerance: 1e-4,
+            precision: Precision::F32,
+            min_cosine: 0.999,
         };
         let mut it = argv.into_iter();
         while let Some(flag) = it.next() {
@@ -137,6 +146,14 @@ impl Args {
                 "--t0" => a.t0 = Some(value()?.parse().map_err(|e| format!("--t0: {e}"))?),
                 "--tolerance" => {
                     a.tolerance = value()?.parse().map_err(|e| format!("--tolerance: {e}"))?
+                }
+                "--precision" => {
+                    let v = value()?;
+                    a.precision = Precision::parse(&v)
+                        .ok_or_else(|| format!("--precision {v:?}: expected f32 or bf16"))?
+                }
+                "--min-cosine" => {
+                    a.min_cosine = value()?.parse().map_err(|e| format!("--min-cosine: {e}"))?
                 }
                 other => return Err(format!("unknown argument {other:?}").into()),
             }
@@ -250,13 +267,14 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     let options = Options {
         threads: args.threads,
         max_memory: args.max_memory,
+        precision: args.precision,
         ..Options::default()
     };
 
     // ---- cold start: load + first 1 s embedding --------------------------------------
     let one_sec = synth(1.0, 1, 1).pop().unwrap();
     let t_load0 = Instant::now();
-    let model = Ecapa2::load_with(path, options)?;
+    let model = Ecapa2::load_with(path, options.clone())?;
     let t_load1 = Instant::now();
     let emb = model.embed(&one_sec)?;
     let t_first = Instant::now();
@@ -268,9 +286,10 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     let load_s = (t_load1 - t_load0).as_secs_f64();
     let first_s = (t_first - t_load1).as_secs_f64();
     println!(
-        "cold start {cold:.3}s (load {load_s:.3}s, first 1 s call {first_s:.3}s), threads {}, simd {}",
+        "cold start {cold:.3}s (load {load_s:.3}s, first 1 s call {first_s:.3}s), threads {}, simd {}, precision {}",
         model.threads(),
-        ecapa2_kernels::SimdLevel::best().name()
+        ecapa2_kernels::SimdLevel::best().name(),
+        model.precision()
     );
     let mut result = json!({
         "engine": "ecapa2-rs",
@@ -280,6 +299,8 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
         "threads": model.threads(),
         "label": "embedding",
         "simd": ecapa2_kernels::SimdLevel::best().name(),
+        "precision_requested": args.precision.name(),
+        "precision": model.precision().name(),
         "cpu_features": ecapa2_kernels::cpu::features().to_string(),
         "warmup": args.warmup,
         "repeats": args.repeats,
@@ -342,7 +363,7 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
             "batch": batch,
             "seconds": seconds,
             "samples": audio[0].len(),
-            "dtype": "fp32",
+            "dtype": model.precision().name(),
             "rtf_median": median / audio_s,
             "audio_seconds_per_second": audio_s / median,
             "gflop_per_call": gflop,
@@ -366,7 +387,54 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     }
     result["peak_rss_mb"] = json!(peak_rss_mb());
     println!("peak RSS {:.0} MB", peak_rss_mb());
+    if model.precision() != Precision::F32 {
+        compare_to_fp32(path, &options, &model, &mut result)?;
+    }
     write_json(args.out.as_deref(), &result)
+}
+
+/// Cosine similarity of the reduced-precision embeddings to fp32 ones, per timed case (on the
+/// same audio), after the timings: the fp32 model is loaded only now.
+fn compare_to_fp32(path: &Path, options: &Options, model: &Ecapa2, result: &mut Value) -> Res<()> {
+    let fp32 = Ecapa2::load_with(
+        path,
+        Options {
+            precision: Precision::F32,
+            ..options.clone()
+        },
+    )?;
+    for case in result["cases"].as_array_mut().ok_or("no cases")? {
+        let (batch, seconds) = (
+            case["batch"].as_u64().unwrap_or(1) as usize,
+            case["seconds"].as_f64().unwrap_or(0.0),
+        );
+        let audio = synth(seconds, batch, 2);
+        let rows: Vec<&[f32]> = audio.iter().map(|r| r.as_slice()).collect();
+        let ours = model.features_batch(&rows, LabelSet::embedding())?;
+        let reference = fp32.features_batch(&rows, LabelSet::embedding())?;
+        let cos = ours
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| cosine(a, b))
+            .fold(1.0f64, f64::min);
+        println!(
+            "{:>10}: cosine to fp32 (min over rows) {cos:.6}",
+            case["name"].as_str().unwrap_or("")
+        );
+        case["cosine_vs_fp32_min"] = json!(cos);
+    }
+    Ok(())
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb).max(1e-300)
 }
 
 fn write_json(out: Option<&Path>, value: &Value) -> Res<()> {
@@ -393,6 +461,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
         dir.join("model.pt"),
         Options {
             threads: args.threads,
+            precision: args.precision,
             // Forces the long-input path with this many frames per tile.
             execution: match args.tiled {
                 Some(tile_frames) => Execution::Tiled(TilePlan {
@@ -419,11 +488,18 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
             label_files.push((file.clone(), LabelSet::parse(label)?));
         }
     }
+    let by_cosine = model.precision() != Precision::F32;
     println!(
-        "parity: {} vs {}/golden (threads {})",
+        "parity: {} vs {}/golden (threads {}, precision {}{})",
         dir.join("model.pt").display(),
         dir.display(),
-        model.threads()
+        model.threads(),
+        model.precision(),
+        if by_cosine {
+            format!(": verdict by embedding cosine >= {}", args.min_cosine)
+        } else {
+            String::new()
+        }
     );
     println!(
         "{:<18} {:<10} {:<10} {:>4} {:>12}",
@@ -431,6 +507,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
     );
     let mut rows_out = Vec::new();
     let mut worst = 0.0f64;
+    let mut worst_cosine = 1.0f64;
     let mut failed = 0usize;
     for case in manifest["cases"]
         .as_array()
@@ -462,32 +539,57 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
                     .zip(golden.chunks_exact(d))
                     .map(|(got, want)| rel_l2(&got[offset..offset + w], &want[offset..offset + w]))
                     .fold(0.0f64, f64::max);
+                let cos = ours
+                    .iter()
+                    .zip(golden.chunks_exact(d))
+                    .map(|(got, want)| cosine(&got[offset..offset + w], &want[offset..offset + w]))
+                    .fold(1.0f64, f64::min);
                 offset += w;
                 worst = worst.max(err);
-                let ok = err <= args.tolerance;
+                let ok = if by_cosine {
+                    let judged = label == Label::Embedding;
+                    if judged {
+                        worst_cosine = worst_cosine.min(cos);
+                    }
+                    !judged || cos >= args.min_cosine
+                } else {
+                    err <= args.tolerance
+                };
                 failed += usize::from(!ok);
                 println!(
-                    "{case:<18} {file:<10} {:<10} {batch:>4} {err:>12.3e}{}",
+                    "{case:<18} {file:<10} {:<10} {batch:>4} {err:>12.3e}  cos {cos:.6}{}",
                     label.id(),
                     if ok { "" } else { "  FAIL" }
                 );
-                rows_out.push(json!({"case": case, "file": file, "block": label.id(), "rows": batch, "rel_l2": err}));
+                rows_out.push(json!({"case": case, "file": file, "block": label.id(), "rows": batch, "rel_l2": err, "cosine_min": cos}));
             }
         }
     }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
-    println!(
-        "worst relative L2 {worst:.3e} (tolerance {:.0e}): {verdict}, {} blocks, {failed} over; {:.1}s",
-        args.tolerance,
-        rows_out.len(),
-        t.elapsed().as_secs_f64()
-    );
+    if by_cosine {
+        println!(
+            "worst embedding cosine {worst_cosine:.6} (minimum {}): {verdict}, worst relative L2 {worst:.3e}, {} blocks; {:.1}s",
+            args.min_cosine,
+            rows_out.len(),
+            t.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "worst relative L2 {worst:.3e} (tolerance {:.0e}): {verdict}, {} blocks, {failed} over; {:.1}s",
+            args.tolerance,
+            rows_out.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
     let result = json!({
         "model": dir.join("model.pt").display().to_string(),
         "param_count": manifest["derived"]["param_count"],
         "config_name": manifest["config_name"],
         "threads": model.threads(),
         "tolerance": args.tolerance,
+        "precision": model.precision().name(),
+        "min_cosine": by_cosine.then_some(args.min_cosine),
+        "worst_embedding_cosine": worst_cosine,
         "worst_rel_l2": worst,
         "failed_blocks": failed,
         "verdict": verdict,

@@ -29,7 +29,7 @@ pub mod network;
 pub use error::{Error, Result};
 pub use labels::{Label, LabelSet};
 pub use memory::{Execution, MEMORY_ENV};
-pub use model::{Ecapa2, Options, THREADS_ENV};
+pub use model::{Ecapa2, Options, Precision, THREADS_ENV};
 pub use network::tiled::TilePlan;
 
 /// Sample rate the network expects.

@@ -8,6 +8,7 @@ use crate::labels::{Label, LabelSet};
 use crate::memory::{self, Execution};
 use crate::network::Network;
 use ecapa2_archive::TorchScript;
+pub use ecapa2_kernels::Precision;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,10 @@ pub struct Options {
     /// Force whole-utterance or tiled execution (tests, benchmarks); default
     /// [`Execution::Auto`].
     pub execution: Execution,
+    /// Precision of the 3×3 convolutions; default fp32. [`Precision::Bf16`] is opt-in and
+    /// runs only on CPUs with AMX-BF16 (fp32 elsewhere, with a warning; see
+    /// [`Ecapa2::precision`]).
+    pub precision: Precision,
 }
 
 impl Options {
@@ -65,6 +70,7 @@ pub struct Ecapa2 {
     max_memory: Option<usize>,
     spill_dir: Option<PathBuf>,
     execution: Execution,
+    precision: Precision,
 }
 
 impl std::fmt::Debug for Ecapa2 {
@@ -108,7 +114,7 @@ impl Ecapa2 {
             network,
             report,
             unused,
-        } = binding::bind(archive)?;
+        } = binding::bind_with(archive, options.precision)?;
         let threads = options.resolved_threads();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -118,7 +124,15 @@ impl Ecapa2 {
                 threads,
                 message: e.to_string(),
             })?;
-        tracing::debug!(threads, "model bound");
+        let precision = network.precision();
+        if precision != options.precision {
+            tracing::warn!(
+                "precision {} asked for, {} used: this CPU or OS offers no AMX-BF16 tiles",
+                options.precision,
+                precision
+            );
+        }
+        tracing::debug!(threads, %precision, "model bound");
         let min_samples = min_samples(&spectrogram, network.min_frames());
         Ok(Self {
             spectrogram: Spectrogram::new(spectrogram)?,
@@ -130,6 +144,7 @@ impl Ecapa2 {
             max_memory: options.resolved_max_memory(),
             spill_dir: options.spill_dir,
             execution: options.execution,
+            precision,
         })
     }
 
@@ -212,7 +227,13 @@ impl Ecapa2 {
         self.spectrogram.config()
     }
 
-    /// One line per bound layer, plus notes on assumed defaults.
+    /// The precision the 3×3 convolutions actually run in (what was asked for, lowered to
+    /// what this CPU offers).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// One line per bound layer, then notes (assumed defaults, unused tensors).
     pub fn binding_report(&self) -> &[String] {
         &self.report
     }

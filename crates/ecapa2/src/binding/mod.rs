@@ -17,7 +17,7 @@ use crate::network::pooling::AttentivePooling;
 use crate::network::se::{Se2d, SeGate};
 use crate::network::Network;
 use ecapa2_archive::TorchScript;
-use ecapa2_kernels::{Conv3x3, Epilogue, Pointwise};
+use ecapa2_kernels::{Conv3x3, Epilogue, Pointwise, Precision};
 use lookup::{Module, Usage};
 
 /// What binding found: the runnable parts plus a human-readable account.
@@ -33,8 +33,13 @@ pub struct Bound {
     pub unused: Vec<String>,
 }
 
-/// Binds a TorchScript archive.
+/// Binds a TorchScript archive (fp32 throughout).
 pub fn bind(archive: &TorchScript) -> Result<Bound> {
+    bind_with(archive, Precision::F32)
+}
+
+/// Binds a TorchScript archive, its 3×3 convolutions in `precision` where the CPU runs it.
+pub fn bind_with(archive: &TorchScript, precision: Precision) -> Result<Bound> {
     let root = Module::root(&archive.root);
     let usage = Usage::default();
     let mut report = Vec::new();
@@ -53,7 +58,7 @@ pub fn bind(archive: &TorchScript) -> Result<Bound> {
         spectrogram.normalized
     ));
 
-    let blocks = bind_lfe(&root, spectrogram.bins(), &usage, &mut report)?;
+    let blocks = bind_lfe(&root, spectrogram.bins(), precision, &usage, &mut report)?;
     let last = blocks.last().ok_or_else(|| Error::MissingModule {
         path: "conv_1".into(),
         what: "LFE conv blocks (modules with conv1/conv2/conv3)".into(),
@@ -146,6 +151,7 @@ fn missing(path: &str, what: &str) -> Error {
 fn bind_lfe(
     root: &Module,
     bins: usize,
+    precision: Precision,
     usage: &Usage,
     report: &mut Vec<String>,
 ) -> Result<Vec<ConvBlock>> {
@@ -189,7 +195,7 @@ fn bind_lfe(
                 affine: Some(bn.affine()),
             };
             Ok((
-                Conv3x3::new(&w.weight, w.cout, w.cin, w.stride, epi),
+                Conv3x3::with_precision(&w.weight, w.cout, w.cin, w.stride, epi, precision),
                 w.stride,
                 eps,
             ))

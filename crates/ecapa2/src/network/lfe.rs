@@ -1,6 +1,7 @@
 //! Local feature extractor (spec 3.1–3.2): 20 convolution blocks over the (frequency, time)
 //! plane, each Conv3×3 → ReLU → BN three times, a squeeze-excitation gate, and a residual.
 
+use super::buffers;
 use super::se::Se2d;
 use ecapa2_kernels::{Conv3x3, Pointwise};
 
@@ -78,11 +79,12 @@ impl ConvBlock {
         let (h, w) = (x.h, x.w);
         let ho = self.conv1.out_height(h);
         let c = self.conv1.out_channels();
-        let mut a = vec![0.0f32; c * ho * w];
+        let mut a = buffers::take(c * ho * w);
         self.conv1.forward(&x.data, h, w, &mut a);
-        let mut b = vec![0.0f32; c * ho * w];
+        let mut b = buffers::take(c * ho * w);
         self.conv2.forward(&a, ho, w, &mut b);
         self.conv3.forward(&b, ho, w, &mut a);
+        buffers::recycle(b);
         Planes {
             data: a,
             c,
@@ -94,14 +96,14 @@ impl ConvBlock {
     /// Completes the block from its pre-SE map `p` and input `x`: the SE gate, then the
     /// residual.
     pub fn finish(&self, mut p: Planes, x: &Planes, gate: &[f32]) -> Planes {
-        self.se.apply(&mut p.data, gate, p.h, p.w);
         match &self.residual {
-            Residual::None => {}
-            Residual::Identity => p.data.iter_mut().zip(&x.data).for_each(|(y, r)| *y += r),
+            Residual::None => self.se.apply(&mut p.data, gate, p.h, p.w, None),
+            Residual::Identity => self.se.apply(&mut p.data, gate, p.h, p.w, Some(&x.data)),
             Residual::Projection(proj) => {
-                let mut r = vec![0.0f32; p.data.len()];
+                let mut r = buffers::take(p.data.len());
                 proj.forward_strided_rows(&x.data, x.h, x.w, self.stride, &mut r);
-                p.data.iter_mut().zip(&r).for_each(|(y, r)| *y += r);
+                self.se.apply(&mut p.data, gate, p.h, p.w, Some(&r));
+                buffers::recycle(r);
             }
         }
         p

@@ -1,6 +1,7 @@
 //! The ECAPA2 network after the front-end, read top to bottom like spec section 3:
 //! LFE (20 conv blocks) → flatten → tdnn_1 → tdnn_2 → dense_1 → pooling_1 → dense_2.
 
+pub mod buffers;
 pub mod checkpoint;
 pub mod gfe;
 pub mod layers;
@@ -47,6 +48,17 @@ impl Network {
     /// Total width of a label set.
     pub fn dims(&self, labels: LabelSet) -> usize {
         labels.iter().map(|l| self.dim(l)).sum()
+    }
+
+    /// The reduced precision some 3×3 convolution computes in, if any, else `F32` (the
+    /// convolutions too small for Winograd always run fp32).
+    pub fn precision(&self) -> ecapa2_kernels::Precision {
+        self.blocks
+            .iter()
+            .flat_map(|b| [&b.conv1, &b.conv2, &b.conv3])
+            .map(|c| c.precision())
+            .find(|&p| p != ecapa2_kernels::Precision::F32)
+            .unwrap_or_default()
     }
 
     /// Frames the GFE needs: the Res2Net's reflect padding needs more than `padding` frames and
@@ -96,11 +108,12 @@ impl Network {
         };
         for block in &self.blocks {
             let _span = tracing::trace_span!("lfe", block = %block.name).entered();
-            x = block.forward(&x);
+            let next = block.forward(&x);
+            buffers::recycle(std::mem::replace(&mut x, next).data);
         }
         // (C, F, T) → (C·F, T): channel-major, which is already the memory order.
         let pre = self.tdnn_1.conv(&x.data, frames);
-        drop(x);
+        buffers::recycle(x.data);
         self.gfe(pre, frames, labels)
     }
 

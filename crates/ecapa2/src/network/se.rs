@@ -7,6 +7,7 @@
 //! gate as the whole-utterance path.
 
 use super::layers::{sigmoid, BatchNorm, Linear};
+use rayon::prelude::*;
 
 /// The bottleneck MLP shared by every SE variant.
 #[derive(Debug, Clone)]
@@ -63,11 +64,16 @@ impl Se2d {
     }
 
     /// Adds the map's sums along the squeezed axes to `sums` (length [`Se2d::squeeze_len`]).
+    /// Row sums run in parallel; they are added in row order, so the result does not depend
+    /// on the thread count.
     pub fn accumulate(&self, x: MapView<'_>, sums: &mut [f64]) {
-        let rows = x
+        let row_sums: Vec<f64> = x
             .data
-            .chunks_exact(x.w)
-            .map(|row| row[x.cols.clone()].iter().map(|&v| v as f64).sum::<f64>());
+            .par_chunks_exact(x.w)
+            .with_min_len(64)
+            .map(|row| row[x.cols.clone()].iter().map(|&v| v as f64).sum::<f64>())
+            .collect();
+        let rows = row_sums.into_iter();
         match self {
             Se2d::Channel(_) => {
                 for (i, s) in rows.enumerate() {
@@ -92,21 +98,36 @@ impl Se2d {
         gate.gate(&z)
     }
 
-    /// Multiplies a `(c, h, w)` map by its gate in place.
-    pub fn apply(&self, x: &mut [f32], gate: &[f32], h: usize, w: usize) {
-        match self {
-            Se2d::Channel(_) => {
-                for (p, &g) in x.chunks_exact_mut(h * w).zip(gate) {
-                    p.iter_mut().for_each(|v| *v *= g);
+    /// Multiplies a `(c, h, w)` map by its gate in place, then adds `residual` (same shape)
+    /// if given: one parallel pass over the channels, each value rounded as `x · g`, then
+    /// `+ r`, exactly as in two passes.
+    pub fn apply(&self, x: &mut [f32], gate: &[f32], h: usize, w: usize, residual: Option<&[f32]>) {
+        let plane = h * w;
+        let gated = |c: usize, p: &mut [f32], r: Option<&[f32]>| {
+            for (row, chunk) in p.chunks_exact_mut(w).enumerate() {
+                let g = match self {
+                    Se2d::Channel(_) => gate[c],
+                    Se2d::Frequency(_) => gate[row],
+                };
+                match r {
+                    Some(r) => chunk
+                        .iter_mut()
+                        .zip(&r[row * w..(row + 1) * w])
+                        .for_each(|(v, &r)| *v = *v * g + r),
+                    None => chunk.iter_mut().for_each(|v| *v *= g),
                 }
             }
-            Se2d::Frequency(_) => {
-                for ch in x.chunks_exact_mut(h * w) {
-                    for (row, &g) in ch.chunks_exact_mut(w).zip(gate) {
-                        row.iter_mut().for_each(|v| *v *= g);
-                    }
-                }
-            }
+        };
+        match residual {
+            Some(res) => x
+                .par_chunks_exact_mut(plane)
+                .zip(res.par_chunks_exact(plane))
+                .enumerate()
+                .for_each(|(c, (p, r))| gated(c, p, Some(r))),
+            None => x
+                .par_chunks_exact_mut(plane)
+                .enumerate()
+                .for_each(|(c, p)| gated(c, p, None)),
         }
     }
 
