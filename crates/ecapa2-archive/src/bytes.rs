@@ -23,6 +23,8 @@ enum Buffer {
     /// ~100 MB then costs a few dozen page faults instead of ~25 000.
     #[cfg(unix)]
     Anon(memmap2::MmapMut),
+    /// Bytes owned by the caller (e.g. a read-only file mapping).
+    Shared(std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>),
 }
 
 impl Deref for Buffer {
@@ -32,6 +34,7 @@ impl Deref for Buffer {
             Buffer::Heap(v) => v,
             #[cfg(unix)]
             Buffer::Anon(m) => m,
+            Buffer::Shared(b) => (**b).as_ref(),
         }
     }
 }
@@ -42,6 +45,14 @@ impl Bytes {
         Self {
             range: 0..v.len(),
             buf: Arc::new(Buffer::Heap(v)),
+        }
+    }
+
+    /// All of a caller-owned buffer, shared without a copy.
+    pub(crate) fn from_shared(owner: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>) -> Self {
+        Self {
+            range: 0..(*owner).as_ref().len(),
+            buf: Arc::new(Buffer::Shared(owner)),
         }
     }
 

@@ -261,6 +261,14 @@ impl TorchScript {
         Self::from_shared(Bytes::from_vec(bytes.to_vec()))
     }
 
+    /// Reads an archive from bytes the caller owns (for instance a read-only mapping of the
+    /// file), without copying them: stored tensors are windows on them.
+    pub fn from_owner(
+        owner: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>,
+    ) -> Result<Self, ArchiveError> {
+        Self::from_shared(Bytes::from_shared(owner))
+    }
+
     /// Reads an archive from any seekable reader (all of it, from its start, into memory).
     pub fn from_reader<R: Read + Seek>(mut reader: R) -> Result<Self, ArchiveError> {
         let mut buf = Vec::new();

@@ -147,7 +147,7 @@ impl Spectrogram {
             }
         }
         for row in spec.chunks_exact_mut(frames) {
-            let mean = (row.iter().map(|&v| v as f64).sum::<f64>() / frames as f64) as f32;
+            let mean = (crate::network::stats::sum_f64(row) / frames as f64) as f32;
             row.iter_mut().for_each(|v| *v -= mean);
         }
         Ok((spec, frames))

@@ -84,6 +84,21 @@ impl std::fmt::Debug for Ecapa2 {
     }
 }
 
+/// Maps `path` read-only, pre-faulted, or `None` (then the file is read instead). While the
+/// model binds, its tensors are read in place from the page cache: no copy of the ~100 MB
+/// archive into fresh (kernel-zeroed) memory, the largest part of a cold load.
+fn map_file(path: &Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    if file.metadata().ok()?.len() == 0 {
+        return None;
+    }
+    // SAFETY: the mapping is read-only and private to this function's caller, which drops it
+    // once the model is bound. As with every mapped model file (safetensors, GGUF), truncating
+    // the file while a model is loading from it is not supported: the process would get SIGBUS.
+    // Archives in the Hugging Face cache are immutable blobs.
+    unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()
+}
+
 impl Ecapa2 {
     /// Loads a TorchScript archive (such as the official `ecapa2.pt`) with default options.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
@@ -94,7 +109,10 @@ impl Ecapa2 {
     pub fn load_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("load", path = %path.display()).entered();
-        let archive = TorchScript::open(path)?;
+        let archive = match map_file(path) {
+            Some(map) => TorchScript::from_owner(std::sync::Arc::new(map))?,
+            None => TorchScript::open(path)?,
+        };
         Self::from_archive(&archive, options)
     }
 

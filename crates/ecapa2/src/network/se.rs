@@ -71,7 +71,7 @@ impl Se2d {
             .data
             .par_chunks_exact(x.w)
             .with_min_len(64)
-            .map(|row| row[x.cols.clone()].iter().map(|&v| v as f64).sum::<f64>())
+            .map(|row| super::stats::sum_f64(&row[x.cols.clone()]))
             .collect();
         let rows = row_sums.into_iter();
         match self {
@@ -147,5 +147,5 @@ impl Se2d {
 
 /// Mean of a slice, accumulated in f64.
 pub fn mean(x: &[f32]) -> f32 {
-    (x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64) as f32
+    (super::stats::sum_f64(x) / x.len() as f64) as f32
 }
