@@ -364,13 +364,74 @@ def main():
                 w(n)
                 w("")
 
+    # ---- reduced precision ------------------------------------------------------------
+    prec_torch = load(os.path.join(d, "prec_torch.json"))
+    prec_ours = {}
+    for pth in sorted(glob.glob(os.path.join(d, "prec_ours_*.json"))):
+        if not pth.endswith(".run.json"):
+            r = load(pth)
+            if r:
+                prec_ours[r.get("precision_requested", "?")] = r
+    if prec_ours or prec_torch:
+        w("## Reduced precision (opt-in `--precision`, stretch)")
+        w("")
+        w("Ours: `bf16` rounds the Winograd products' operands to bf16 and multiplies them on AMX-BF16 tiles (fp32 "
+          "accumulation); `bf16x3` splits each operand into high and low bf16 parts and sums three tile products "
+          "(≈16 significant bits per operand). Everything else stays fp32. Torch: `torch.autocast('cpu', "
+          "dtype=torch.bfloat16)` around the same TorchScript call. Cosine = minimum over rows of the cosine "
+          "similarity of the embedding to the same engine's fp32 embedding of the same audio; on the golden inputs "
+          "(the fixtures' audio), to torch fp32. Each engine's precision cases ran in one fresh process after the "
+          "fp32 cases above.")
+        w("")
+        tcases = {(c["seconds"], c.get("dtype")): c for c in (prec_torch or {}).get("cases", [])}
+        ocases_fp32 = {r["oc"]["seconds"]: r["oc"] for r in rows if r["oc"] and r["oc"]["batch"] == 1}
+        w("| audio | engine / precision | ran as | median (s) | speed-up vs torch fp32 | vs torch bf16 | cosine to fp32 |")
+        w("|---:|---|---|---:|---:|---:|---:|")
+        secs = sorted({c["seconds"] for r in prec_ours.values() for c in r.get("cases", [])}
+                      | {k[0] for k in tcases})
+        for s in secs:
+            t32, tbf = tcases.get((s, "fp32")), tcases.get((s, "bf16-autocast"))
+            entries = []
+            if s in ocases_fp32:
+                entries.append(("ours fp32 (table above)", "f32", ocases_fp32[s], 1.0))
+            for req, r in prec_ours.items():
+                c = next((c for c in r.get("cases", []) if c["seconds"] == s), None)
+                if c:
+                    entries.append((f"ours {req}", r.get("precision", "?"), c, c.get("cosine_vs_fp32_min")))
+            if t32:
+                entries.append(("torch fp32", "fp32", t32, 1.0))
+            if tbf:
+                entries.append(("torch bf16 autocast", "bf16", tbf, tbf.get("cosine_vs_fp32_min")))
+            for name, ran, c, cos in entries:
+                v32 = f"{t32['median_s'] / c['median_s']:.2f}×" if t32 else "–"
+                vbf = f"{tbf['median_s'] / c['median_s']:.2f}×" if tbf else "–"
+                cs = f"{cos:.6f}" if cos is not None else "–"
+                w(f"| {s:g} s | {name} | {ran} | {fmt_range(c)} | {v32} | {vbf} | {cs} |")
+        w("")
+        par = []
+        for pth in sorted(glob.glob(os.path.join(d, "prec_parity_*.json"))):
+            r = load(pth)
+            if r:
+                par.append(r)
+        if par:
+            w("On the golden inputs (full-size archive; cosine of each embedding row to torch fp32, worst row; relative "
+              "L2 error over all feature blocks):")
+            w("")
+            w("| precision | embedding cosine (worst) | target ≥ 0.999 | worst relative L2 (any block) |")
+            w("|---|---:|---|---:|")
+            for r in par:
+                w(f"| {r.get('precision')} | {r.get('worst_embedding_cosine', float('nan')):.6f} | {r.get('verdict')} | "
+                  f"{r.get('worst_rel_l2', float('nan')):.2e} |")
+            w("")
+
     w("## Reading the numbers")
     w("")
     w("* Cases with n = 1 (the 60 s ones by default) have no spread; re-run with `--repeats-xl 3` for a range.")
     w("* Both peak RSS figures include the runtime and the model. For torch, `import torch` alone reached about "
       "0.5 GiB and the loaded model about 0.6 GiB on the machine above (torch 2.15), before any activation; ours "
       "includes the weights plus the Winograd-transformed copies of the 3×3 kernels (about 4× their size).")
-    w("* Both engines ran fp32 on the same thread count; torch's `--bf16` autocast mode is not part of this table.")
+    w("* The speed and memory tables are fp32 for both engines on the same thread count; the reduced-precision modes "
+      "have their own section.")
     w("")
     w("## Reproduce")
     w("")

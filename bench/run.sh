@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--threads N] [--lengths 1,3,10,60] [--batch8 3] [--repeats 5]
 #                [--repeats-long 3] [--repeats-xl 1] [--warmup 1] [--long 600[,300]]
-#                [--long-max-memory SIZE]
+#                [--long-max-memory SIZE] [--precision-lengths 3,10] [--precisions bf16,bf16x3]
 #                [--model-dir bench/out/full] [--out-dir DIR] [--report docs/BENCHMARKS.md]
 #                [--skip-parity] [--skip-torch] [--python /work/torchenv/bin/python]
 #
@@ -18,7 +18,12 @@
 #    address-space limit of (available memory - 1.5 GiB) so that an input the machine cannot
 #    hold fails cleanly instead of invoking the OOM killer; --long-max-memory SIZE passes
 #    --max-memory (e.g. 1.5G) so the engine runs it over time tiles within that limit;
-# 5. bench/report.py merges everything into --report (Markdown).
+# 5. reduced precision (the opt-in `--precision` modes, skipped where the CPU lacks AMX-BF16):
+#    parity of each mode on the golden inputs (embedding cosine to torch fp32), then one process
+#    per mode timing --precision-lengths (batch 1) and measuring cosine to our fp32 on the same
+#    audio, then torch_bench.py --bf16 (fp32 and bf16 autocast in one process) on those lengths;
+#    --precision-lengths "" skips this;
+# 6. bench/report.py merges everything into --report (Markdown).
 # Results stay in --out-dir (default bench/out/run-<date>), with the full log in log.txt.
 set -euo pipefail
 
@@ -41,6 +46,8 @@ REPEATS_XL=1
 WARMUP=1
 LONG=""
 LONG_MAX_MEMORY=""
+PREC_LENGTHS="3,10"
+PRECISIONS="bf16,bf16x3"
 MODEL_DIR="bench/out/full"
 OUT_DIR=""
 REPORT="docs/BENCHMARKS.md"
@@ -60,6 +67,8 @@ while [[ $# -gt 0 ]]; do
         --warmup) WARMUP="$2"; shift 2 ;;
         --long) LONG="$2"; shift 2 ;;
         --long-max-memory) LONG_MAX_MEMORY="$2"; shift 2 ;;
+        --precision-lengths) PREC_LENGTHS="$2"; shift 2 ;;
+        --precisions) PRECISIONS="$2"; shift 2 ;;
         --model-dir) MODEL_DIR="$2"; shift 2 ;;
         --out-dir) OUT_DIR="$2"; shift 2 ;;
         --report) REPORT="$2"; shift 2 ;;
@@ -145,6 +154,25 @@ if [[ -n "$LONG" ]]; then
             --threads "$THREADS" --lengths "$s" --batch8 0 --repeats 1 --warmup 0 "${mem_flag[@]}" \
             --out "$OUT_DIR/$name.json" --t0 '{T0}' || echo "!! ours failed on $name (see $name.run.json)"
     done
+fi
+
+if [[ -n "${PREC_LENGTHS// /}" ]]; then
+    IFS=',' read -r -a PREC_ARR <<< "$PRECISIONS"
+    for p in "${PREC_ARR[@]}"; do
+        echo "== precision $p: parity on the golden inputs (verdict: embedding cosine >= 0.999)"
+        "$BIN" --parity "$MODEL_DIR" --threads "$THREADS" --precision "$p" --out "$OUT_DIR/prec_parity_$p.json" \
+            || echo "!! $p parity below the cosine target (see prec_parity_$p.json)"
+        echo "== precision $p: ours, lengths $PREC_LENGTHS"
+        measure --out "$OUT_DIR/prec_ours_$p.run.json" -- "$BIN" --model "$MODEL" --threads "$THREADS" \
+            --lengths "$PREC_LENGTHS" --batch8 0 --repeats "$REPEATS" --warmup "$WARMUP" --precision "$p" \
+            --out "$OUT_DIR/prec_ours_$p.json" --t0 '{T0}' || echo "!! ours failed at precision $p"
+    done
+    if [[ "$SKIP_TORCH" == 0 ]]; then
+        echo "== torch fp32 + bf16 autocast, lengths $PREC_LENGTHS"
+        measure --out "$OUT_DIR/prec_torch.run.json" -- "$PY" bench/torch_bench.py --model "$MODEL" \
+            --threads "$THREADS" --lengths "$PREC_LENGTHS" --batch8 0 --repeats "$REPEATS" --warmup "$WARMUP" \
+            --bf16 --out "$OUT_DIR/prec_torch.json" --t0 '{T0}' || echo "!! torch bf16 failed"
+    fi
 fi
 
 date -Is > "$OUT_DIR/finished"

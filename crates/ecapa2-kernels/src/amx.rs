@@ -273,28 +273,24 @@ pub(crate) unsafe fn gemm(
                 let b0 = b.add((n0 * steps + k) * TILE_LEN);
                 // The second A/B tile of a pair is one row block / column block further on.
                 let (a1, b1) = (a0.add(steps * TILE_LEN), b0.add(steps * TILE_LEN));
-                asm!(
-                    "tileloadd tmm4, [{a0} + {s}*1]",
-                    "tileloadd tmm6, [{b0} + {s}*1]",
-                    "tdpbf16ps tmm0, tmm4, tmm6",
-                    a0 = in(reg) a0, b0 = in(reg) b0, s = in(reg) s_ab,
-                    options(nostack, readonly),
-                );
+                // Loads one tile from `ptr`, then `acc += a · b`.
+                macro_rules! load_dot {
+                    ($tile:literal, $ptr:expr, $acc:literal, $a:literal, $b:literal) => {
+                        asm!(
+                            concat!("tileloadd ", $tile, ", [{p} + {s}*1]"),
+                            concat!("tdpbf16ps ", $acc, ", ", $a, ", ", $b),
+                            p = in(reg) $ptr, s = in(reg) s_ab,
+                            options(nostack, readonly),
+                        )
+                    };
+                }
+                asm!("tileloadd tmm4, [{p} + {s}*1]", p = in(reg) a0, s = in(reg) s_ab, options(nostack, readonly));
+                load_dot!("tmm6", b0, "tmm0", "tmm4", "tmm6");
                 if two_n {
-                    asm!(
-                        "tileloadd tmm7, [{b1} + {s}*1]",
-                        "tdpbf16ps tmm1, tmm4, tmm7",
-                        b1 = in(reg) b1, s = in(reg) s_ab,
-                        options(nostack, readonly),
-                    );
+                    load_dot!("tmm7", b1, "tmm1", "tmm4", "tmm7");
                 }
                 if two_m {
-                    asm!(
-                        "tileloadd tmm5, [{a1} + {s}*1]",
-                        "tdpbf16ps tmm2, tmm5, tmm6",
-                        a1 = in(reg) a1, s = in(reg) s_ab,
-                        options(nostack, readonly),
-                    );
+                    load_dot!("tmm5", a1, "tmm2", "tmm5", "tmm6");
                     if two_n {
                         asm!("tdpbf16ps tmm3, tmm5, tmm7", options(nostack, nomem));
                     }

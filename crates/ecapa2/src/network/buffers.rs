@@ -3,7 +3,8 @@
 //! The LFE's maps are tens of MB each (164 channels × 256 rows × 300 frames for 3 s is 50 MB);
 //! glibc serves anything over 32 MB with a fresh `mmap`, so every call used to page-fault and
 //! zero ~300 MB (about a tenth of a 3 s call's time, more on a virtual machine). Buffers handed
-//! back here are reused by later layers and later calls instead.
+//! back here are reused by later layers and later calls instead. The time-tiled path for long
+//! inputs, which must stay within a memory limit, first releases them all.
 
 use std::sync::Mutex;
 
@@ -37,6 +38,11 @@ pub fn take(len: usize) -> Vec<f32> {
         }
         None => vec![0.0; len],
     }
+}
+
+/// Drops every kept buffer (before work that must stay within a memory limit).
+pub fn release_all() {
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 /// Hands a buffer back for reuse (dropped if small, or if the pool is full: then the smallest

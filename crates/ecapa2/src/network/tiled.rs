@@ -142,6 +142,8 @@ impl Network {
         if labels.deepest().is_none() {
             return Ok(Vec::new());
         }
+        // This path exists to stay within a memory limit: no buffers kept from earlier calls.
+        super::buffers::release_all();
         let tile = plan.tile_frames.max(1);
         let tiles: Vec<Range<usize>> = (0..frames)
             .step_by(tile)
