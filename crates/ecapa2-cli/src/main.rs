@@ -25,6 +25,11 @@ struct Cli {
     /// Directory for long inputs' spill files (default: the system temporary directory).
     #[arg(long, global = true, value_name = "DIR")]
     spill_dir: Option<std::path::PathBuf>,
+    /// Precision of the 3×3 convolutions: f32 (default), or the opt-in AMX-BF16 modes bf16
+    /// (fastest, least accurate) and bf16x3 (split operands, close to f32). Without AMX-BF16
+    /// they run f32, with a warning. See docs/BENCHMARKS.md for their measured accuracy.
+    #[arg(long, global = true, value_name = "P", default_value = "f32", value_parser = parse_precision)]
+    precision: ecapa2::Precision,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -33,6 +38,10 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
+    ecapa2::Precision::parse(s).ok_or_else(|| format!("{s:?}: expected f32, bf16 or bf16x3"))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -73,6 +82,7 @@ fn main() -> ExitCode {
         threads: cli.threads,
         max_memory: cli.max_memory,
         spill_dir: cli.spill_dir,
+        precision: cli.precision,
         ..ecapa2::Options::default()
     };
     let result = match cli.command {

@@ -54,6 +54,21 @@ fn memory_limit_too_small_is_a_clear_error() {
 }
 
 #[test]
+fn precision_flag_is_checked_and_lowered_with_a_warning() {
+    let (code, _, err) = ecapa2(&["--precision", "fp8", "embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected f32, bf16 or bf16x3"), "{err}");
+    // The tiny fixture's convolutions are too narrow for Winograd, so bf16 cannot apply on any
+    // CPU: the output is the fp32 one, bit for bit, and stderr says why.
+    let (code, fp32, err) = ecapa2(&["embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 0, "{err}");
+    let (code, bf16, err) = ecapa2(&["--precision", "bf16", "embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(bf16, fp32);
+    assert!(err.contains("precision bf16 asked for, f32 used"), "{err}");
+}
+
+#[test]
 fn windows_have_correct_timestamps() {
     // speech_16k.wav has 46536 samples (2.9085 s): 1 s windows every 0.5 s start at
     // 0, 0.5, 1.0, 1.5 s, then one end-aligned window 1.9085–2.9085 s.

@@ -144,10 +144,14 @@ impl Ecapa2 {
             })?;
         let precision = network.precision();
         if precision != options.precision {
+            let why = if options.precision.supported() == options.precision {
+                "no 3×3 convolution of this model is wide enough for the Winograd products"
+            } else {
+                "this CPU or OS offers no AMX-BF16 tiles"
+            };
             tracing::warn!(
-                "precision {} asked for, {} used: this CPU or OS offers no AMX-BF16 tiles",
-                options.precision,
-                precision
+                "precision {} asked for, {precision} used: {why}",
+                options.precision
             );
         }
         tracing::debug!(threads, %precision, "model bound");
