@@ -252,8 +252,13 @@ pub struct TorchScript {
 
 impl TorchScript {
     /// Reads an archive from a file. The file is read into memory once; tensors share it.
+    /// (To avoid even that copy, map the file and pass it to [`TorchScript::from_owner`].)
     pub fn open(path: &Path) -> Result<Self, ArchiveError> {
-        Self::from_shared(Bytes::read_file(path)?)
+        let bytes = std::fs::read(path).map_err(|source| ArchiveError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_shared(Bytes::from_vec(bytes))
     }
 
     /// Reads an archive from bytes (copied once).

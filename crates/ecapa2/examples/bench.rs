@@ -412,11 +412,11 @@ fn compare_to_fp32(path: &Path, options: &Options, model: &Ecapa2, result: &mut 
         let rows: Vec<&[f32]> = audio.iter().map(|r| r.as_slice()).collect();
         let ours = model.features_batch(&rows, LabelSet::embedding())?;
         let reference = fp32.features_batch(&rows, LabelSet::embedding())?;
-        let cos = ours
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| cosine(a, b))
-            .fold(1.0f64, f64::min);
+        let cos = min_cosine(
+            ours.iter()
+                .zip(&reference)
+                .map(|(a, b)| (a.as_slice(), b.as_slice())),
+        )?;
         println!(
             "{:>10}: cosine to fp32 (min over rows) {cos:.6}",
             case["name"].as_str().unwrap_or("")
@@ -426,15 +426,11 @@ fn compare_to_fp32(path: &Path, options: &Options, model: &Ecapa2, result: &mut 
     Ok(())
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb).max(1e-300)
+/// The smallest cosine similarity over pairs of rows.
+fn min_cosine<'a>(mut pairs: impl Iterator<Item = (&'a [f32], &'a [f32])>) -> Res<f64> {
+    pairs.try_fold(1.0f64, |worst, (a, b)| {
+        Ok(worst.min(ecapa2_eval::scoring::cosine_similarity(a, b)?))
+    })
 }
 
 fn write_json(out: Option<&Path>, value: &Value) -> Res<()> {
@@ -539,11 +535,11 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
                     .zip(golden.chunks_exact(d))
                     .map(|(got, want)| rel_l2(&got[offset..offset + w], &want[offset..offset + w]))
                     .fold(0.0f64, f64::max);
-                let cos = ours
-                    .iter()
-                    .zip(golden.chunks_exact(d))
-                    .map(|(got, want)| cosine(&got[offset..offset + w], &want[offset..offset + w]))
-                    .fold(1.0f64, f64::min);
+                let cos = min_cosine(
+                    ours.iter()
+                        .zip(golden.chunks_exact(d))
+                        .map(|(got, want)| (&got[offset..offset + w], &want[offset..offset + w])),
+                )?;
                 offset += w;
                 worst = worst.max(err);
                 let ok = if by_cosine {
