@@ -100,6 +100,9 @@ CONFIGS = {
         n_fft=512, win_length=320, hop_length=128, window="hann", bn_eps=1e-3,
         spec_constants="final",
     ),
+    # Widths of 16 and more: the engine's Winograd and SIMD kernels run here, as on the real
+    # model (the tiny configs take the im2col/direct paths), at a few MB.
+    "small": ECAPA2Config(c1=16, c2=24, se_hidden=8, tdnn=128, dense=192, att_hidden=16, emb=48),
     "tiny-fwse": ECAPA2Config(
         c1=8, c2=12, se_hidden=8, tdnn=64, dense=96, att_hidden=16, emb=32, se_mode="freq",
     ),

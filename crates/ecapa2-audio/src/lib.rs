@@ -1,7 +1,7 @@
 //! Audio input for ECAPA2: turn a file into 16 kHz mono `f32` samples the model accepts.
 //!
 //! ```no_run
-//! let loaded = ecapa2_audio::load("speech.flac", &ecapa2_audio::LoadOptions::default())?;
+//! let loaded = ecapa2_audio::load("speech.flac", &ecapa2_audio::LoadOptions::for_model(16_000, 321))?;
 //! println!("{}", loaded.summary()); // e.g. "44100 Hz stereo FLAC (2.91 s) -> resampled to 16000 Hz, mixed to mono"
 //! let samples: &[f32] = &loaded.signals[0];
 //! # Ok::<(), ecapa2_audio::AudioError>(())
@@ -12,7 +12,7 @@
 //! - [`ChannelMode`]: average the channels (default) or keep them as separate signals.
 //! - [`resample()`](resample::resample): rubato FFT resampler, no delay, `round(N * to / from)`
 //!   samples.
-//! - [`validate()`](validate::validate): empty, too short ([`MIN_SAMPLES`]) and NaN/Inf checks.
+//! - [`validate()`](validate::validate): empty, too short (the model's `min_samples`) and NaN/Inf checks.
 //!
 //! Every error is an [`AudioError`] naming the file; nothing in this crate panics on bad input.
 
@@ -28,6 +28,6 @@ pub mod validate;
 pub use channels::{mix_down, ChannelMode};
 pub use decode::{decode, Decoded};
 pub use error::AudioError;
-pub use load::{load, LoadOptions, Loaded, TARGET_SAMPLE_RATE};
+pub use load::{load, LoadOptions, Loaded};
 pub use resample::{resample, resampled_len};
-pub use validate::{validate, MIN_SAMPLES};
+pub use validate::validate;

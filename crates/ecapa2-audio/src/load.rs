@@ -6,29 +6,29 @@ use crate::channels::{channel_layout_name, mix_down, ChannelMode};
 use crate::decode::decode;
 use crate::error::AudioError;
 use crate::resample::resample_named;
-use crate::validate::{check_finite, validate, MIN_SAMPLES};
+use crate::validate::{check_finite, validate};
 
-/// Sample rate ECAPA2 expects, in Hz.
-pub const TARGET_SAMPLE_RATE: u32 = 16_000;
-
-/// Options for [`load`].
+/// Options for [`load`]. The model states what it needs (its sample rate and shortest input);
+/// this crate repeats none of it: build the options with [`LoadOptions::for_model`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Rate to resample to, in Hz; `None` keeps the file's rate. Default `Some(16000)`.
+    /// Rate to resample to, in Hz; `None` keeps the file's rate.
     pub target_rate: Option<u32>,
     /// Mix channels to mono (default) or keep them separate.
     pub channels: ChannelMode,
-    /// Minimum length, in samples at the output rate, of each returned signal. Default
-    /// [`MIN_SAMPLES`].
+    /// Minimum length, in samples at the output rate, of each returned signal.
     pub min_samples: usize,
 }
 
-impl Default for LoadOptions {
-    fn default() -> Self {
+impl LoadOptions {
+    /// Audio for a model that takes `sample_rate` Hz mono input of at least `min_samples`
+    /// samples (`ecapa2::Ecapa2::sample_rate()` and `min_samples()`): resampled to that rate,
+    /// channels mixed to mono.
+    pub fn for_model(sample_rate: u32, min_samples: usize) -> Self {
         LoadOptions {
-            target_rate: Some(TARGET_SAMPLE_RATE),
+            target_rate: Some(sample_rate),
             channels: ChannelMode::Mix,
-            min_samples: MIN_SAMPLES,
+            min_samples,
         }
     }
 }

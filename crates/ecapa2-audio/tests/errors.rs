@@ -3,12 +3,15 @@
 mod common;
 
 use common::fixture;
-use ecapa2_audio::{load, AudioError, ChannelMode, LoadOptions, MIN_SAMPLES};
+use ecapa2_audio::{load, AudioError, ChannelMode, LoadOptions};
+
+/// The released model's shortest input at 16 kHz (what `Ecapa2::min_samples()` says).
+const MIN_SAMPLES: usize = 321;
 
 fn load_err(name: &str) -> (String, AudioError) {
     let path = fixture(name);
     let shown = path.display().to_string();
-    let err = load(&path, &LoadOptions::default()).expect_err(name);
+    let err = load(&path, &model_options()).expect_err(name);
     let msg = err.to_string();
     assert!(msg.starts_with(&shown), "message must name the file: {msg}");
     assert!(err.file().starts_with(&shown), "{:?}", err.file());
@@ -38,7 +41,7 @@ fn too_short_file() {
     // A lower minimum lets it through.
     let opts = LoadOptions {
         min_samples: 100,
-        ..LoadOptions::default()
+        ..model_options()
     };
     assert_eq!(load(fixture("short_10ms.wav"), &opts).unwrap().len(), 160);
 }
@@ -61,7 +64,7 @@ fn nan_samples_report_the_first_index() {
     assert!(msg.contains("index 300"), "{msg}");
     let opts = LoadOptions {
         channels: ChannelMode::Separate,
-        ..LoadOptions::default()
+        ..model_options()
     };
     assert!(matches!(
         load(fixture("nan_f32.wav"), &opts),
@@ -93,7 +96,7 @@ fn missing_file_is_an_io_error() {
 
 #[test]
 fn a_directory_is_an_error_not_a_panic() {
-    let err = load(fixture(""), &LoadOptions::default()).unwrap_err();
+    let err = load(fixture(""), &model_options()).unwrap_err();
     assert!(matches!(err, AudioError::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("fixtures/audio"), "{err}");
 }
@@ -106,8 +109,13 @@ fn truncated_data_keeps_what_was_decoded() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cut.wav");
     std::fs::write(&path, &bytes[..44 + 2 * 20_000 + 1]).unwrap();
-    let loaded = load(&path, &LoadOptions::default());
+    let loaded = load(&path, &model_options());
     std::fs::remove_dir_all(&dir).ok();
     let loaded = loaded.unwrap();
     assert_eq!(loaded.len(), 20_000);
+}
+
+/// What the CLI passes for the released model: 16 kHz, at least 321 samples.
+fn model_options() -> LoadOptions {
+    LoadOptions::for_model(16_000, 321)
 }

@@ -29,7 +29,7 @@ fn mean(l: &[f32], r: &[f32]) -> Vec<f32> {
 #[test]
 fn mix_is_the_channel_mean_then_resampled() {
     let (left, right) = raw_channels();
-    let loaded = load(fixture("stereo_44k.wav"), &LoadOptions::default()).unwrap();
+    let loaded = load(fixture("stereo_44k.wav"), &model_options()).unwrap();
     assert_eq!(loaded.signals.len(), 1);
     assert_eq!(loaded.len(), 16_000, "round(44100 * 16000 / 44100)");
     assert_eq!(
@@ -56,7 +56,7 @@ fn separate_keeps_one_resampled_signal_per_channel() {
     let (left, right) = raw_channels();
     let opts = LoadOptions {
         channels: ChannelMode::Separate,
-        ..LoadOptions::default()
+        ..model_options()
     };
     let loaded = load(fixture("stereo_44k.wav"), &opts).unwrap();
     assert_eq!(loaded.signals.len(), 2);
@@ -76,7 +76,7 @@ fn separate_keeps_one_resampled_signal_per_channel() {
         "right channel peak {peak_right}"
     );
     // Mixing is linear: mean of the separately resampled channels ~ the mixed signal.
-    let mixed = load(fixture("stereo_44k.wav"), &LoadOptions::default()).unwrap();
+    let mixed = load(fixture("stereo_44k.wav"), &model_options()).unwrap();
     let recombined = mean(&loaded.signals[0], &loaded.signals[1]);
     let worst = recombined
         .iter()
@@ -94,7 +94,7 @@ fn without_target_rate_the_mix_is_exact() {
     let (left, right) = raw_channels();
     let opts = LoadOptions {
         target_rate: None,
-        ..LoadOptions::default()
+        ..model_options()
     };
     let loaded = load(fixture("stereo_44k.wav"), &opts).unwrap();
     assert_eq!((loaded.sample_rate, loaded.source_rate), (44_100, 44_100));
@@ -110,7 +110,7 @@ fn without_target_rate_the_mix_is_exact() {
 fn mono_file_upsampled_to_another_rate() {
     let opts = LoadOptions {
         target_rate: Some(44_100),
-        ..LoadOptions::default()
+        ..model_options()
     };
     let loaded = load(fixture("speech_16k.wav"), &opts).unwrap();
     assert_eq!(
@@ -123,4 +123,9 @@ fn mono_file_upsampled_to_another_rate() {
         loaded.summary(),
         "16000 Hz mono PCM16 WAV (2.91 s) -> resampled to 44100 Hz"
     );
+}
+
+/// What the CLI passes for the released model: 16 kHz, at least 321 samples.
+fn model_options() -> LoadOptions {
+    LoadOptions::for_model(16_000, 321)
 }

@@ -14,13 +14,13 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "ecapa2", version, about)]
 struct Cli {
-    /// Worker threads (default: $ECAPA2_NUM_THREADS, else the number of physical cores).
-    #[arg(long, global = true)]
+    /// Worker threads (default: the number of physical cores).
+    #[arg(long, global = true, env = THREADS_ENV)]
     threads: Option<usize>,
-    /// Memory one utterance's activations may use, e.g. 2G (default: $ECAPA2_MAX_MEMORY, else
-    /// 80 % of available memory). Longer inputs run exactly over time tiles, slower, spilling
-    /// to --spill-dir when even that does not fit.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    /// Memory one utterance's activations may use, e.g. 2G (default: 80 % of available
+    /// memory). Longer inputs run exactly over time tiles, slower, spilling to --spill-dir when
+    /// even that does not fit.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size, env = MEMORY_ENV)]
     max_memory: Option<usize>,
     /// Directory for long inputs' spill files (default: the system temporary directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -40,12 +40,35 @@ struct Cli {
     command: Command,
 }
 
+/// The environment variable behind `--threads` (the library reads none).
+const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
+/// The environment variable behind `--max-memory`.
+const MEMORY_ENV: &str = "ECAPA2_MAX_MEMORY";
+
 fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
-    ecapa2::Precision::parse(s).ok_or_else(|| format!("{s:?}: expected f32, bf16 or bf16x3"))
+    s.parse().map_err(|e: ecapa2::UnknownPrecision| e.to_string())
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    ecapa2::memory::parse_size(s).ok_or_else(|| format!("{s:?} is not a size like 2G or 1500M"))
+    ecapa2::parse_size(s).ok_or_else(|| format!("{s:?} is not a size like 2G or 1500M"))
+}
+
+/// An engine error with the flag that fixes it, where one does: the engine says what is
+/// wrong, the command line says how to change it.
+pub(crate) fn engine_error(e: ecapa2::Error) -> anyhow::Error {
+    let hint = match &e {
+        ecapa2::Error::TooLong { .. } => Some(format!(
+            "raise --max-memory (or {MEMORY_ENV}), or embed in windows with --window SEC --hop SEC"
+        )),
+        ecapa2::Error::Spill { .. } => {
+            Some("choose another directory with --spill-dir (or TMPDIR)".to_string())
+        }
+        _ => None,
+    };
+    match hint {
+        Some(h) => anyhow::anyhow!("{e} ({h})"),
+        None => e.into(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -78,13 +101,17 @@ fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .init();
-    let options = ecapa2::Options {
-        threads: cli.threads,
-        max_memory: cli.max_memory,
-        spill_dir: cli.spill_dir,
-        precision: cli.precision,
-        ..ecapa2::Options::default()
-    };
+    // Values flow one way: flags (or their environment variables) → Options → the model.
+    let mut options = ecapa2::Options::new().precision(cli.precision);
+    if let Some(t) = cli.threads.filter(|&t| t > 0) {
+        options = options.threads(t);
+    }
+    if let Some(m) = cli.max_memory {
+        options = options.max_memory(m);
+    }
+    if let Some(d) = cli.spill_dir {
+        options = options.spill_dir(d);
+    }
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a, options),
         Command::Score(a) => commands::score::run(a, options),

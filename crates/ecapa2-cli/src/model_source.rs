@@ -46,3 +46,8 @@ pub fn load(args: &ModelArgs, options: Options) -> Result<Ecapa2> {
     );
     Ok(model)
 }
+
+/// Decoding options for `model`: its sample rate and shortest input, as the model states them.
+pub fn load_options(model: &Ecapa2) -> ecapa2_audio::LoadOptions {
+    ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples())
+}

@@ -37,8 +37,7 @@ pub fn run(
 ) {
     let load_opts = LoadOptions {
         channels: opts.channels,
-        min_samples: model.min_samples(),
-        ..LoadOptions::default()
+        ..crate::model_source::load_options(model)
     };
     // Enough decoded files in flight to keep the model busy, few enough to bound memory.
     let chunk = 2 * rayon::current_num_threads().max(2);
@@ -79,14 +78,20 @@ pub fn embed_loaded(
         match opts.window {
             None => out.push(Embedded {
                 key,
-                vector: model.features_with(signal, opts.labels)?,
+                vector: model
+                    .features(signal, opts.labels)
+                    .map_err(crate::engine_error)?
+                    .into_vec(),
             }),
             Some((window, hop)) => {
                 let plan = windows::plan(signal.len(), window, hop);
                 let slices: Vec<&[f32]> = plan.iter().map(|w| &signal[w.start..w.end]).collect();
-                let vectors = model.features_batch(&slices, opts.labels)?;
-                let rate = ecapa2::SAMPLE_RATE as f64;
-                for (w, vector) in plan.iter().zip(vectors) {
+                let vectors = model
+                    .features_batch(&slices, opts.labels)
+                    .map_err(crate::engine_error)?;
+                let rate = model.sample_rate() as f64;
+                for (w, vector) in plan.iter().zip(vectors.iter()) {
+                    let vector = vector.to_vec();
                     let key = format!(
                         "{key}@{:.2}-{:.2}",
                         w.start as f64 / rate,

@@ -9,7 +9,7 @@
 //! Compare with `benches/torch_conv.py` (same shapes) run right before or after on the same
 //! machine.
 
-use ecapa2_kernels::{Algorithm, Conv3x3, Epilogue, Precision, SimdLevel};
+use ecapa2_kernels::{Algorithm, Conv3x3, CpuContext, Epilogue, Precision, SimdLevel};
 use std::time::Instant;
 
 /// (label, cin, cout, h, w, stride_h)
@@ -113,23 +113,22 @@ fn main() {
                 "winop" if cin >= 16 => Algorithm::Winograd(SimdLevel::Portable),
                 _ => continue,
             };
-            let conv = Conv3x3::with_algorithm(&wt, cout, cin, s, ep.clone(), algo, Precision::F32);
+            let build = CpuContext::new(threads.iter().copied().max().unwrap_or(1)).unwrap();
+            let conv =
+                Conv3x3::with_algorithm(&build, &wt, cout, cin, s, ep.clone(), algo, Precision::F32);
             let ho = conv.out_height(h);
             let flop = 2.0 * (cout * cin * 9 * ho * w) as f64;
             let mut y = vec![0.0f32; cout * ho * w];
             for &t in &threads {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(t)
-                    .build()
-                    .unwrap();
+                let ctx = CpuContext::new(t).unwrap();
                 let mut times = Vec::new();
                 let mut cpu = Vec::new();
-                pool.install(|| {
-                    conv.forward(&x, h, w, &mut y);
+                ctx.install(|| {
+                    conv.forward(&ctx, &x, h, w, &mut y);
                     let start = Instant::now();
                     while times.len() < reps || start.elapsed().as_secs_f64() < secs {
                         let (t0, c0) = (Instant::now(), process_cpu_seconds());
-                        conv.forward(&x, h, w, &mut y);
+                        conv.forward(&ctx, &x, h, w, &mut y);
                         times.push(t0.elapsed().as_secs_f64());
                         cpu.push(process_cpu_seconds() - c0);
                         if times.len() >= 1000 {

@@ -14,12 +14,12 @@
 //! All of them keep memory bounded for any input length (per-thread scratch of one tile or
 //! block, reused across calls) and apply the epilogue before the output leaves cache.
 
+use crate::context::{CpuContext, SendPtr};
 use crate::cpu::SimdLevel;
 use crate::direct::{self, Direct};
 use crate::epilogue::Epilogue;
-use crate::matmul::{matmul, MatRef, Threads};
+use crate::matmul::{matmul_to_ptr, MatRef, Threads};
 use crate::precision::Precision;
-use crate::scratch::with_scratch;
 use crate::winograd::Winograd;
 use rayon::prelude::*;
 
@@ -107,13 +107,14 @@ impl Conv3x3 {
     /// If the weight or epilogue lengths disagree with `cout`/`cin` (the binder checks shapes
     /// first, so this is a programming error).
     pub fn new(
+        ctx: &CpuContext,
         weight: &[f32],
         cout: usize,
         cin: usize,
         stride_h: usize,
         epilogue: Epilogue,
     ) -> Self {
-        Self::with_precision(weight, cout, cin, stride_h, epilogue, Precision::F32)
+        Self::with_precision(ctx, weight, cout, cin, stride_h, epilogue, Precision::F32)
     }
 
     /// As [`Conv3x3::new`], computing in `precision` where the layer runs Winograd products
@@ -123,6 +124,7 @@ impl Conv3x3 {
     /// # Panics
     /// As [`Conv3x3::new`].
     pub fn with_precision(
+        ctx: &CpuContext,
         weight: &[f32],
         cout: usize,
         cin: usize,
@@ -131,6 +133,7 @@ impl Conv3x3 {
         precision: Precision,
     ) -> Self {
         Self::with_algorithm(
+            ctx,
             weight,
             cout,
             cin,
@@ -147,7 +150,9 @@ impl Conv3x3 {
     ///
     /// # Panics
     /// As [`Conv3x3::new`].
+    #[allow(clippy::too_many_arguments)]
     pub fn with_algorithm(
+        ctx: &CpuContext,
         weight: &[f32],
         cout: usize,
         cin: usize,
@@ -174,6 +179,7 @@ impl Conv3x3 {
                 SimdLevel::best(),
             )),
             Algorithm::Winograd(level) => Kernel::Winograd(Winograd::new(
+                ctx,
                 weight,
                 cout,
                 cin,
@@ -244,7 +250,7 @@ impl Conv3x3 {
     ///
     /// # Panics
     /// If the slices do not have the sizes above.
-    pub fn forward(&self, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    pub fn forward(&self, ctx: &CpuContext, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
         let ho = self.out_height(h);
         assert_eq!(input.len(), self.cin * h * w, "Conv3x3: input length");
         assert_eq!(out.len(), self.cout * ho * w, "Conv3x3: output length");
@@ -252,59 +258,57 @@ impl Conv3x3 {
             return;
         }
         match &self.kernel {
-            Kernel::Im2col(k) => k.forward(input, h, w, out),
-            Kernel::Direct(k) => k.forward(input, h, w, out),
-            Kernel::Winograd(k) => k.forward(input, h, w, out),
+            Kernel::Im2col(k) => k.forward(ctx, input, h, w, out),
+            Kernel::Direct(k) => k.forward(ctx, input, h, w, out),
+            Kernel::Winograd(k) => k.forward(ctx, input, h, w, out),
         }
     }
 }
 
 impl Im2col {
-    fn forward(&self, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    fn forward(&self, ctx: &CpuContext, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
         let ho = (h - 1) / self.stride_h + 1;
         let tiles = plan_tiles(ho, w);
         let plane = ho * w;
-        let out_ptr = SharedOut(out.as_mut_ptr(), out.len());
+        let out_ptr = SendPtr(out.as_mut_ptr());
         let k = self.cin * 9;
-        tiles.par_iter().for_each(|tile| {
-            let n = tile.rows * tile.cols;
-            with_scratch(k * n, |col| {
-                self.tile(input, h, w, tile, col, out_ptr, plane)
-            });
+        ctx.install(|| {
+            tiles.par_iter().for_each(|tile| {
+                let n = tile.rows * tile.cols;
+                ctx.with_scratch(k * n, |col| {
+                    self.im2col(input, h, w, tile, col);
+                    // SAFETY: the plan partitions every channel plane into disjoint column
+                    // ranges `[start, start + n)`; this tile touches only those elements of each
+                    // of the `cout` planes, which lie inside `out` (`(cout - 1) * plane + start
+                    // + n <= out.len()`), and no other tile touches them.
+                    unsafe { self.tile(col, tile, out_ptr.get(), plane, w) }
+                });
+            })
         });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn tile(
-        &self,
-        input: &[f32],
-        h: usize,
-        w: usize,
-        tile: &Tile,
-        col: &mut [f32],
-        out_ptr: SharedOut,
-        plane: usize,
-    ) {
+    /// The GEMM and epilogue of one tile, written straight into its part of the output.
+    ///
+    /// # Safety
+    /// `out` must point to a `(cout, plane)` buffer whose elements `[c * plane + start,
+    /// c * plane + start + n)` (for the tile's `start` and `n`) no other thread accesses
+    /// during the call.
+    unsafe fn tile(&self, col: &[f32], tile: &Tile, out: *mut f32, plane: usize, w: usize) {
         let k = self.cin * 9;
         let n = tile.rows * tile.cols;
-        self.im2col(input, h, w, tile, col);
-        {
-            let start = tile.row0 * w + tile.t0;
-            // SAFETY: tiles partition every channel plane into disjoint column ranges
-            // [start, start + n), so concurrent tiles never write the same element, and
-            // `(cout - 1) * plane + start + n <= out.len()` by construction of the plan.
-            let dst = unsafe { out_ptr.slice_from(start) };
-            matmul(
-                dst,
-                plane,
-                MatRef::new(&self.weight, self.cout, k),
-                MatRef::new(col, k, n),
-                false,
-                Threads::Single,
-            );
-            for c in 0..self.cout {
-                self.epilogue.apply(c, &mut dst[c * plane..c * plane + n]);
-            }
+        let start = tile.row0 * w + tile.t0;
+        matmul_to_ptr(
+            out.add(start),
+            plane,
+            MatRef::new(&self.weight, self.cout, k),
+            MatRef::new(col, k, n),
+            false,
+            Threads::Single,
+        );
+        for c in 0..self.cout {
+            // Only this tile's own `n` elements of channel `c`.
+            let dst = std::slice::from_raw_parts_mut(out.add(c * plane + start), n);
+            self.epilogue.apply(c, dst);
         }
     }
 
@@ -373,25 +377,14 @@ fn plan_tiles(ho: usize, w: usize) -> Vec<Tile> {
     tiles
 }
 
-/// An output buffer shared by tiles that write disjoint ranges.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32, usize);
-// SAFETY: only used for disjoint writes, see `Conv3x3::forward`.
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// # Safety
-    /// The caller must only touch elements no other thread touches concurrently.
-    unsafe fn slice_from<'a>(self, start: usize) -> &'a mut [f32] {
-        std::slice::from_raw_parts_mut(self.0.add(start), self.1 - start)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::naive;
+
+    fn ctx() -> CpuContext {
+        CpuContext::new(2).unwrap()
+    }
 
     fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
@@ -421,6 +414,7 @@ mod tests {
         let b = pseudo_random(cout, 3);
         let scale: Vec<f32> = pseudo_random(cout, 4).iter().map(|v| 1.0 + v).collect();
         let shift = pseudo_random(cout, 5);
+        let ctx = ctx();
         let mut checked = 0;
         let mut worst = (0.0f64, 0.0f64);
         for (relu, affine) in [(false, None), (true, Some((scale, shift)))] {
@@ -430,10 +424,12 @@ mod tests {
                 affine,
             };
             let conv =
-                Conv3x3::with_algorithm(&wt, cout, cin, stride, ep.clone(), algorithm, precision);
+                Conv3x3::with_algorithm(
+                &ctx, &wt, cout, cin, stride, ep.clone(), algorithm, precision,
+            );
             let ho = conv.out_height(h);
             let mut y = vec![f32::NAN; cout * ho * w];
-            conv.forward(&x, h, w, &mut y);
+            conv.forward(&ctx, &x, h, w, &mut y);
             let (mut r, rh, rw) = naive::conv2d(
                 &x,
                 (cin, h, w),
@@ -538,6 +534,7 @@ mod tests {
         let algorithm = Algorithm::Winograd(SimdLevel::Avx512);
         for &(cin, cout, h, w, s) in &SHAPES {
             let probe = Conv3x3::with_algorithm(
+                &ctx(),
                 &vec![0.0; cout * cin * 9],
                 cout,
                 cin,
@@ -570,6 +567,7 @@ mod tests {
         let (c, h, w, layers) = (48, 12, 21, 20);
         let mut x = pseudo_random(c * h * w, 99);
         let mut r = x.clone();
+        let ctx = ctx();
         for l in 0..layers {
             let std = (2.0 / (9.0 * c as f32)).sqrt() * 3.4; // uniform(-.5,.5) has std 0.29
             let wt: Vec<f32> = pseudo_random(c * c * 9, 100 + l)
@@ -585,10 +583,10 @@ mod tests {
                 relu: true,
                 affine: Some((scale, pseudo_random(c, 400 + l))),
             };
-            let conv = Conv3x3::new(&wt, c, c, 1, ep.clone());
+            let conv = Conv3x3::new(&ctx, &wt, c, c, 1, ep.clone());
             assert!(matches!(conv.algorithm(), Algorithm::Winograd(_)));
             let mut y = vec![0.0; c * h * w];
-            conv.forward(&x, h, w, &mut y);
+            conv.forward(&ctx, &x, h, w, &mut y);
             x = y;
             let (mut ry, _, _) = naive::conv2d(&r, (c, h, w), &wt, (c, 3, 3), None, (1, 1), (1, 1));
             for ch in 0..c {
@@ -620,7 +618,7 @@ mod tests {
         );
         assert_eq!(Algorithm::auto(8, 1), Algorithm::Im2col);
         assert_eq!(Algorithm::auto(164, 3), Algorithm::Im2col);
-        let c = Conv3x3::new(&[0.0; 9 * 4], 4, 1, 1, Epilogue::default());
+        let c = Conv3x3::new(&ctx(), &[0.0; 9 * 4], 4, 1, 1, Epilogue::default());
         assert_eq!(c.algorithm(), Algorithm::Direct);
     }
 
@@ -632,7 +630,9 @@ mod tests {
         let x = pseudo_random(cin * h * w, 11);
         let wt = pseudo_random(cout * cin * 9, 12);
         for algorithm in [Algorithm::Auto, Algorithm::Im2col] {
+            let first_ctx = ctx();
             let conv = Conv3x3::with_algorithm(
+                &first_ctx,
                 &wt,
                 cout,
                 cin,
@@ -642,14 +642,11 @@ mod tests {
                 Precision::F32,
             );
             let mut first = vec![0.0; cout * h * w];
-            conv.forward(&x, h, w, &mut first);
+            conv.forward(&first_ctx, &x, h, w, &mut first);
             for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let other = CpuContext::new(threads).unwrap();
                 let mut y = vec![0.0; cout * h * w];
-                pool.install(|| conv.forward(&x, h, w, &mut y));
+                conv.forward(&other, &x, h, w, &mut y);
                 assert_eq!(y, first, "{algorithm:?} threads {threads}");
             }
         }
@@ -659,7 +656,9 @@ mod tests {
         let x = pseudo_random(cin * h * w, 1);
         let wt = pseudo_random(cout * cin * 9, 2);
         let b = pseudo_random(cout, 3);
+        let ctx = ctx();
         let conv = Conv3x3::new(
+            &ctx,
             &wt,
             cout,
             cin,
@@ -672,7 +671,7 @@ mod tests {
         );
         let ho = conv.out_height(h);
         let mut y = vec![0.0; cout * ho * w];
-        conv.forward(&x, h, w, &mut y);
+        conv.forward(&ctx, &x, h, w, &mut y);
         let (r, rh, rw) = naive::conv2d(
             &x,
             (cin, h, w),

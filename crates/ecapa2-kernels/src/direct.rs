@@ -5,6 +5,7 @@
 use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
 use crate::simd::{P16, V16};
+use crate::context::{CpuContext, SendPtr};
 use rayon::prelude::*;
 
 /// The most input channels the direct kernel takes (its shifted inputs live on the stack).
@@ -58,7 +59,14 @@ impl Direct {
         self.level
     }
 
-    pub(crate) fn forward(&self, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    pub(crate) fn forward(
+        &self,
+        ctx: &CpuContext,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
         let ho = (h - 1) / self.stride_h + 1;
         debug_assert_eq!(input.len(), self.cin * h * w);
         debug_assert_eq!(out.len(), self.cout * ho * w);
@@ -70,10 +78,10 @@ impl Direct {
             // its own output rows, and every access is bounds-derived from (h, w, ho).
             unsafe { self.run_rows(input.as_ptr(), h, w, ho, outp.get(), rows) }
         };
-        if tasks == 1 || rayon::current_num_threads() == 1 {
+        if tasks == 1 || ctx.threads() == 1 {
             (0..tasks).for_each(run);
         } else {
-            (0..tasks).into_par_iter().for_each(run);
+            ctx.install(|| (0..tasks).into_par_iter().for_each(run));
         }
     }
 
@@ -185,13 +193,3 @@ unsafe fn rows_avx2(
     d.rows::<crate::simd::Y16>(input, h, w, ho, out, rows)
 }
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: tasks write disjoint output rows (see `Direct::forward`).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}

@@ -1,5 +1,6 @@
 //! 1×1 convolutions (Conv1d k=1 and the strided Conv2d 1×1 projections): plain GEMMs.
 
+use crate::context::CpuContext;
 use crate::epilogue::Epilogue;
 use crate::matmul::{matmul, MatRef, Threads};
 use crate::memory::LargeBuf;
@@ -41,7 +42,7 @@ impl Pointwise {
     }
 
     /// `out (cout, t) = epilogue(W · input (cin, t))`.
-    pub fn forward(&self, input: &[f32], t: usize, out: &mut [f32]) {
+    pub fn forward(&self, ctx: &CpuContext, input: &[f32], t: usize, out: &mut [f32]) {
         assert_eq!(input.len(), self.cin * t, "Pointwise: input length");
         assert_eq!(out.len(), self.cout * t, "Pointwise: output length");
         matmul(
@@ -50,7 +51,7 @@ impl Pointwise {
             MatRef::new(&self.weight, self.cout, self.cin),
             MatRef::new(input, self.cin, t),
             false,
-            Threads::Pool,
+            Threads::Pool(ctx),
         );
         self.apply_epilogue(out, t);
     }
@@ -59,6 +60,7 @@ impl Pointwise {
     /// reading every `stride_h`-th input row.
     pub fn forward_strided_rows(
         &self,
+        ctx: &CpuContext,
         input: &[f32],
         h: usize,
         w: usize,
@@ -81,7 +83,7 @@ impl Pointwise {
                     row_stride: h * w,
                 },
                 false,
-                Threads::Pool,
+                Threads::Pool(ctx),
             );
         }
         self.apply_epilogue(out, ho * w);
@@ -110,7 +112,8 @@ mod tests {
             .collect();
         let p = Pointwise::new(&wt, cout, cin, Epilogue::default());
         let mut y = vec![0.0; cout * 5 * w];
-        p.forward_strided_rows(&x, h, w, 2, &mut y);
+        let ctx = CpuContext::new(2).unwrap();
+        p.forward_strided_rows(&ctx, &x, h, w, 2, &mut y);
         let (r, _, _) = naive::conv2d(&x, (cin, h, w), &wt, (cout, 1, 1), None, (2, 1), (0, 0));
         for (a, b) in y.iter().zip(&r) {
             assert!((a - b).abs() < 1e-5);

@@ -51,6 +51,25 @@ impl Precision {
     }
 }
 
+impl std::str::FromStr for Precision {
+    type Err = UnknownPrecision;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| UnknownPrecision(s.to_string()))
+    }
+}
+
+/// A precision name that is not one of `f32`, `bf16`, `bf16x3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPrecision(pub String);
+
+impl std::fmt::Display for UnknownPrecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown precision {:?}: expected f32, bf16 or bf16x3", self.0)
+    }
+}
+
+impl std::error::Error for UnknownPrecision {}
+
 impl std::fmt::Display for Precision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -26,7 +26,7 @@ use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
 use crate::memory::LargeBuf;
 use crate::precision::Precision;
-use crate::scratch::with_scratch;
+use crate::context::{CpuContext, SendPtr};
 use crate::simd::{P16, V16};
 use rayon::prelude::*;
 
@@ -74,6 +74,7 @@ fn g_matrix() -> G {
 /// across the rows of a row block, writes every plane in whole chunks, and spreads the row
 /// blocks over the current rayon pool: each row block owns one chunk of each of the 36 planes.
 fn pack_kernels(
+    ctx: &CpuContext,
     weight: &[f32],
     cout: usize,
     cin: usize,
@@ -95,7 +96,8 @@ fn pack_kernels(
             blocks[b].push(chunk);
         }
     }
-    blocks
+    ctx.install(|| {
+        blocks
         .into_par_iter()
         .enumerate()
         .for_each(|(b, mut planes)| {
@@ -109,7 +111,7 @@ fn pack_kernels(
             };
             // The scratch is taken here, outside the per-level functions: a closure inside them
             // would be compiled without their target features.
-            with_scratch(36 * block.stride(), |packed| match level {
+            ctx.with_scratch(36 * block.stride(), |packed| match level {
                 // SAFETY: `level` is supported by this CPU (lowered by the caller).
                 #[cfg(target_arch = "x86_64")]
                 SimdLevel::Avx512 => unsafe { pack_avx512(&g, &block, &mut planes, packed) },
@@ -118,7 +120,8 @@ fn pack_kernels(
                 SimdLevel::Avx2 => unsafe { pack_avx2(&g, &block, &mut planes, packed) },
                 _ => pack_row_block(&g, &block, &mut planes, packed),
             });
-        });
+        })
+    });
     u
 }
 
@@ -293,7 +296,9 @@ struct Block {
 impl Winograd {
     /// Transforms and packs `weight` `(cout, cin, 3, 3)` for `level` (already supported by
     /// this CPU) and `precision` (lowered to fp32 where the tile unit is missing).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        ctx: &CpuContext,
         weight: &[f32],
         cout: usize,
         cin: usize,
@@ -308,7 +313,7 @@ impl Winograd {
         let (cout_pad, u, amx) = if tiles {
             let cout_pad = cout.div_ceil(amx::TILE_ROWS) * amx::TILE_ROWS;
             let t = amx::Tiles::new(cout_pad, cin, precision == Precision::Bf16x3);
-            let rows16 = pack_kernels(weight, cout, cin, cout_pad, amx::TILE_ROWS, level);
+            let rows16 = pack_kernels(ctx, weight, cout, cin, cout_pad, amx::TILE_ROWS, level);
             let a = amx::pack_a(&rows16, cin, t);
             (
                 cout_pad,
@@ -317,7 +322,7 @@ impl Winograd {
             )
         } else {
             let cout_pad = cout.div_ceil(quantum) * quantum;
-            let u = pack_kernels(weight, cout, cin, cout_pad, mr, level);
+            let u = pack_kernels(ctx, weight, cout, cin, cout_pad, mr, level);
             (cout_pad, u, None)
         };
         let ones = |v: &Option<Vec<f32>>, d: f32| v.clone().unwrap_or_else(|| vec![d; cout]);
@@ -357,7 +362,14 @@ impl Winograd {
     }
 
     /// Convolves `(cin, h, w)` into `(cout, ho, w)` (shapes checked by the caller).
-    pub(crate) fn forward(&self, input: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    pub(crate) fn forward(
+        &self,
+        ctx: &CpuContext,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
         let s = self.stride_h;
         let ho = (h - 1) / s + 1;
         debug_assert_eq!(input.len(), self.cin * h * w);
@@ -365,7 +377,7 @@ impl Winograd {
         let full_rows = (ho - 1) * s + 1;
         let total = full_rows.div_ceil(4) * w.div_ceil(4);
         let panel = 16 * self.nv;
-        let threads = rayon::current_num_threads().max(1);
+        let threads = ctx.threads();
         let per = block_tiles(total, threads);
         let blocks = total.div_ceil(per);
         // Capacity of the per-ξ matrices: whole panels.
@@ -382,7 +394,7 @@ impl Winograd {
             SendPtr(out.as_mut_ptr()),
         );
         let run = |b: usize| {
-            with_scratch(v_len + m_len + vb_len, |buf| {
+            ctx.with_scratch(v_len + m_len + vb_len, |buf| {
                 let (v, rest) = buf.split_at_mut(v_len);
                 let (m, vb) = rest.split_at_mut(m_len);
                 let g0 = b * per;
@@ -410,7 +422,7 @@ impl Winograd {
         if blocks == 1 || threads == 1 {
             (0..blocks).for_each(run);
         } else {
-            (0..blocks).into_par_iter().for_each(run);
+            ctx.install(|| (0..blocks).into_par_iter().for_each(run));
         }
     }
 
@@ -992,16 +1004,6 @@ unsafe fn kernel<S: V16, const MR: usize, const NV: usize>(
     }
 }
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the pointers are only used for disjoint accesses (see `Winograd::forward`).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1016,7 +1018,9 @@ mod tests {
             for &(cin, cout, h, w, s) in &shapes {
                 let wt = vec![0.01f32; cout * cin * 9];
                 let x = vec![0.5f32; cin * h * w];
+                let ctx = CpuContext::new(1).unwrap();
                 let conv = Winograd::new(
+                    &ctx,
                     &wt,
                     cout,
                     cin,
@@ -1114,8 +1118,10 @@ mod tests {
             let level = level.supported();
             let (mr, quantum, _) = blocking(level);
             let cout_pad = cout.div_ceil(quantum) * quantum;
-            let u = pack_kernels(&weight, cout, cin, cout_pad, mr, level);
-            let portable = pack_kernels(&weight, cout, cin, cout_pad, mr, SimdLevel::Portable);
+            let ctx = CpuContext::new(2).unwrap();
+            let u = pack_kernels(&ctx, &weight, cout, cin, cout_pad, mr, level);
+            let portable =
+                pack_kernels(&ctx, &weight, cout, cin, cout_pad, mr, SimdLevel::Portable);
             assert_eq!(
                 u.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
                 portable.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),

@@ -121,7 +121,7 @@ impl Args {
                 "--max-memory" => {
                     let v = value()?;
                     a.max_memory =
-                        Some(ecapa2::memory::parse_size(&v).ok_or_else(|| {
+                        Some(ecapa2::parse_size(&v).ok_or_else(|| {
                             format!("--max-memory {v:?}: expected a size like 2G")
                         })?)
                 }
@@ -264,12 +264,13 @@ fn stats(times: &[f64]) -> Value {
 
 fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     let path = args.model.as_ref().expect("checked in parse");
-    let options = Options {
-        threads: args.threads,
-        max_memory: args.max_memory,
-        precision: args.precision,
-        ..Options::default()
-    };
+    let mut options = Options::new().precision(args.precision);
+    if let Some(t) = args.threads {
+        options = options.threads(t);
+    }
+    if let Some(m) = args.max_memory {
+        options = options.max_memory(m);
+    }
 
     // ---- cold start: load + first 1 s embedding --------------------------------------
     let one_sec = synth(1.0, 1, 1).pop().unwrap();
@@ -286,9 +287,10 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
     let load_s = (t_load1 - t_load0).as_secs_f64();
     let first_s = (t_first - t_load1).as_secs_f64();
     println!(
-        "cold start {cold:.3}s (load {load_s:.3}s, first 1 s call {first_s:.3}s), threads {}, simd {}, precision {}",
+        "cold start {cold:.3}s (load {load_s:.3}s, first 1 s call {first_s:.3}s), threads {}, simd {}, backend {}, precision {}",
         model.threads(),
         ecapa2_kernels::SimdLevel::best().name(),
+        model.backend_name(),
         model.precision()
     );
     let mut result = json!({
@@ -396,13 +398,7 @@ fn bench(args: &Args, start: Instant, start_epoch: f64) -> Res<()> {
 /// Cosine similarity of the reduced-precision embeddings to fp32 ones, per timed case (on the
 /// same audio), after the timings: the fp32 model is loaded only now.
 fn compare_to_fp32(path: &Path, options: &Options, model: &Ecapa2, result: &mut Value) -> Res<()> {
-    let fp32 = Ecapa2::load_with(
-        path,
-        Options {
-            precision: Precision::F32,
-            ..options.clone()
-        },
-    )?;
+    let fp32 = Ecapa2::load_with(path, options.clone().precision(Precision::F32))?;
     for case in result["cases"].as_array_mut().ok_or("no cases")? {
         let (batch, seconds) = (
             case["batch"].as_u64().unwrap_or(1) as usize,
@@ -412,11 +408,7 @@ fn compare_to_fp32(path: &Path, options: &Options, model: &Ecapa2, result: &mut 
         let rows: Vec<&[f32]> = audio.iter().map(|r| r.as_slice()).collect();
         let ours = model.features_batch(&rows, LabelSet::embedding())?;
         let reference = fp32.features_batch(&rows, LabelSet::embedding())?;
-        let cos = min_cosine(
-            ours.iter()
-                .zip(&reference)
-                .map(|(a, b)| (a.as_slice(), b.as_slice())),
-        )?;
+        let cos = min_cosine(ours.iter().zip(reference.iter()))?;
         println!(
             "{:>10}: cosine to fp32 (min over rows) {cos:.6}",
             case["name"].as_str().unwrap_or("")
@@ -453,21 +445,22 @@ fn npy(path: &Path) -> Res<(usize, usize, Vec<f32>)> {
 
 fn parity(dir: &Path, args: &Args) -> Res<()> {
     let t = Instant::now();
+    let mut options = Options::new()
+        .precision(args.precision)
+        // Forces the long-input path with this many frames per tile.
+        .execution(match args.tiled {
+            Some(tile_frames) => Execution::Tiled(TilePlan {
+                tile_frames,
+                spill: None,
+            }),
+            None => Execution::Auto,
+        });
+    if let Some(t) = args.threads {
+        options = options.threads(t);
+    }
     let model = Ecapa2::load_with(
         dir.join("model.pt"),
-        Options {
-            threads: args.threads,
-            precision: args.precision,
-            // Forces the long-input path with this many frames per tile.
-            execution: match args.tiled {
-                Some(tile_frames) => Execution::Tiled(TilePlan {
-                    tile_frames,
-                    spill: None,
-                }),
-                None => Execution::Auto,
-            },
-            ..Options::default()
-        },
+        options,
     )?;
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json"))?)?;
@@ -481,7 +474,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
             let label = spec["label"]
                 .as_str()
                 .ok_or("composite label without a label string")?;
-            label_files.push((file.clone(), LabelSet::parse(label)?));
+            label_files.push((file.clone(), label.parse::<LabelSet>()?));
         }
     }
     let by_cosine = model.precision() != Precision::F32;
@@ -529,7 +522,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
             let ours = model.features_batch(&rows, *labels)?;
             let mut offset = 0;
             for label in labels.iter() {
-                let w = model.dim(LabelSet::from_labels([label]));
+                let w = label.dim(&model);
                 let err = ours
                     .iter()
                     .zip(golden.chunks_exact(d))

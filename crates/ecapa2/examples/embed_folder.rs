@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ) {
             continue;
         }
-        match ecapa2_audio::load(&path, &ecapa2_audio::LoadOptions::default()) {
+        match ecapa2_audio::load(&path, &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples())) {
             Ok(loaded) => {
                 names.push(path.display().to_string());
                 signals.push(loaded.signals.into_iter().next().unwrap_or_default());
@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let batch: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
     let embeddings = model.features_batch(&batch, ecapa2::LabelSet::embedding())?;
-    for (name, emb) in names.iter().zip(embeddings) {
+    for (name, emb) in names.iter().zip(embeddings.iter()) {
         println!(
             "{name}\t{} dims\t{:?}…",
             emb.len(),

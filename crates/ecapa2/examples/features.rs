@@ -11,19 +11,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("usage: features MODEL.pt AUDIO LABELS".into());
     };
     let model = ecapa2::Ecapa2::load(model)?;
-    let audio = ecapa2_audio::load(audio, &ecapa2_audio::LoadOptions::default())?;
-    let set = ecapa2::LabelSet::parse(labels)?;
-    let features = model.features_with(&audio.signals[0], set)?;
+    let audio = ecapa2_audio::load(audio, &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples()))?;
+    let set: ecapa2::LabelSet = labels.parse()?;
+    let features = model.features(&audio.signals[0], set)?;
     for label in set.iter() {
+        let values = features.get(0, label).unwrap_or_default();
         println!(
-            "{label}: {} values",
-            model.dim(ecapa2::LabelSet::from_labels([label]))
+            "{label}: {} values, first three {:?}",
+            values.len(),
+            &values[..3.min(values.len())]
         );
     }
-    println!(
-        "total: {} values, first five {:?}",
-        features.len(),
-        &features[..5.min(features.len())]
-    );
+    println!("total: {} values", features.dim());
     Ok(())
 }

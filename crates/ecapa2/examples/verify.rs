@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("usage: verify MODEL.pt A.wav B.wav".into());
     };
     let model = ecapa2::Ecapa2::load(model)?;
-    let opts = ecapa2_audio::LoadOptions::default();
+    let opts = ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples());
     let ea = model.embed(&ecapa2_audio::load(a, &opts)?.signals[0])?;
     let eb = model.embed(&ecapa2_audio::load(b, &opts)?.signals[0])?;
     let dot: f32 = ea.iter().zip(&eb).map(|(x, y)| x * y).sum();

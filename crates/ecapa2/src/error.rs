@@ -2,8 +2,10 @@
 
 use ecapa2_archive::ArchiveError;
 
-/// Everything that can go wrong between an archive on disk and an embedding.
+/// Everything that can go wrong between an archive on disk and an embedding. Messages say
+/// what is wrong; front-ends add which of their flags fixes it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The archive could not be read.
     #[error(transparent)]
@@ -55,7 +57,7 @@ pub enum Error {
         valid: String,
     },
     /// The audio is too short for the network.
-    #[error("audio has {samples} samples; at least {min} are needed ({min_ms:.0} ms at 16 kHz)")]
+    #[error("audio has {samples} samples; at least {min} are needed ({min_ms:.0} ms at {} kHz)", crate::SAMPLE_RATE / 1000)]
     AudioTooShort {
         /// Samples given.
         samples: usize,
@@ -67,9 +69,8 @@ pub enum Error {
     /// The utterance needs more memory than the limit even when run over time tiles.
     #[error(
         "{seconds:.0} s of audio in one call needs at least {needed_gb:.1} GB of activations even \
-         when run over time tiles, over the memory limit of {limit_gb:.1} GB (set by \
-         --max-memory / ECAPA2_MAX_MEMORY, else 80 % of available memory); embed it in windows \
-         (CLI: --window SEC --hop SEC)"
+         when run over time tiles, over the memory limit of {limit_gb:.1} GB; raise the limit or \
+         embed the audio in windows"
     )]
     TooLong {
         /// Length of the utterance.
@@ -80,7 +81,7 @@ pub enum Error {
         limit_gb: f64,
     },
     /// A long input's spill file could not be written or read.
-    #[error("cannot use spill file for a long input in {dir}: {source} (choose another directory with --spill-dir or TMPDIR)")]
+    #[error("cannot use a spill file for a long input in {dir}: {source}")]
     Spill {
         /// The spill directory.
         dir: std::path::PathBuf,
@@ -95,15 +96,13 @@ pub enum Error {
         /// Its value.
         value: f32,
     },
-    /// A batch whose rows differ in length where equal lengths are required.
-    #[error("batch row {row} has {len} samples, row 0 has {expected}")]
-    RaggedBatch {
+    /// One utterance of a batch is unusable (the batch is refused before any work).
+    #[error("batch row {row}: {source}")]
+    InBatch {
         /// Row index.
         row: usize,
-        /// Its length.
-        len: usize,
-        /// Length of row 0.
-        expected: usize,
+        /// What is wrong with it.
+        source: Box<Error>,
     },
     /// The thread pool could not be created.
     #[error("cannot start {threads} worker threads: {message}")]

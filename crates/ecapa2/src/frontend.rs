@@ -147,7 +147,7 @@ impl Spectrogram {
             }
         }
         for row in spec.chunks_exact_mut(frames) {
-            let mean = (crate::network::stats::sum_f64(row) / frames as f64) as f32;
+            let mean = (crate::stats::sum_f64(row) / frames as f64) as f32;
             row.iter_mut().for_each(|v| *v -= mean);
         }
         Ok((spec, frames))

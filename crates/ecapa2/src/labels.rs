@@ -59,6 +59,8 @@ impl std::str::FromStr for Label {
 }
 
 /// A set of labels; iteration is always in network order, whatever order they were given in.
+/// Parsed from text with [`str::parse`] (`"gfe_1|pool".parse()`), the one way every API
+/// takes labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LabelSet(u8);
 
@@ -79,7 +81,7 @@ impl LabelSet {
     }
 
     /// Parses `'|'`-separated ids (surrounding spaces ignored; duplicates collapse).
-    pub fn parse(spec: &str) -> Result<Self> {
+    fn parse(spec: &str) -> Result<Self> {
         let labels = spec
             .split('|')
             .map(|s| s.trim().parse())
@@ -108,6 +110,12 @@ impl LabelSet {
     }
 }
 
+impl From<Label> for LabelSet {
+    fn from(label: Label) -> Self {
+        Self::from_labels([label])
+    }
+}
+
 impl std::fmt::Display for LabelSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ids: Vec<&str> = self.iter().map(Label::id).collect();
@@ -128,8 +136,8 @@ mod tests {
 
     #[test]
     fn order_is_network_order() {
-        let a = LabelSet::parse("embedding|gfe_1|pool").unwrap();
-        let b = LabelSet::parse("gfe_1|pool|embedding").unwrap();
+        let a = "embedding|gfe_1|pool".parse::<LabelSet>().unwrap();
+        let b = "gfe_1|pool|embedding".parse::<LabelSet>().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "gfe_1|pool|embedding");
         assert_eq!(a.deepest(), Some(Label::Embedding));
@@ -137,7 +145,7 @@ mod tests {
 
     #[test]
     fn unknown_label_lists_valid_ones() {
-        let e = LabelSet::parse("gfe_1|lfe_3").unwrap_err().to_string();
+        let e = "gfe_1|lfe_3".parse::<LabelSet>().unwrap_err().to_string();
         assert!(
             e.contains("lfe_3") && e.contains("gfe_1, gfe_2, pool, attention, embedding"),
             "{e}"

@@ -5,32 +5,41 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), ecapa2::Error> {
-//! let model = ecapa2::Ecapa2::load("ecapa2.pt")?;
+//! use ecapa2::{Ecapa2, Label, Options};
+//! let model = Ecapa2::load_with("ecapa2.pt", Options::new().threads(2))?;
 //! let audio = vec![0.0f32; 16000]; // 1 s of 16 kHz mono audio
 //! let embedding = model.embed(&audio)?; // 192 values
-//! let features = model.features(&audio, "gfe_1|pool")?; // 2048 + 3072 values
+//! let features = model.features(&audio, "gfe_1|pool".parse()?)?; // 2048 + 3072 values
+//! let pool = features.get(0, Label::Pool); // the 3072 pool values of row 0
 //! # Ok(()) }
 //! ```
 //!
-//! The crate reads like the specification: [`frontend`] (STFT → log → mean removal),
-//! [`network`] (LFE → GFE → pooling → embedding), [`binding`] (archive → network), with the
-//! hot kernels in the separate `ecapa2-kernels` crate.
+//! Inside, the crate reads like the specification: the front-end (STFT → log → mean
+//! removal), the network (LFE → GFE → pooling → embedding) written once against a backend
+//! seam, binding (archive → backend-neutral weights), and the CPU backend over the kernels of
+//! the separate `ecapa2-kernels` crate. `docs/DESIGN.md` describes the seam.
 
 #![warn(missing_docs)]
 
-pub mod binding;
-pub mod error;
-pub mod frontend;
-pub mod labels;
-pub mod memory;
-pub mod model;
-pub mod network;
+mod backend;
+mod binding;
+mod error;
+mod features;
+mod frontend;
+mod labels;
+mod model;
+mod network;
+mod options;
+mod stats;
 
+pub use ecapa2_kernels::{Precision, UnknownPrecision};
 pub use error::{Error, Result};
+pub use features::Features;
 pub use labels::{Label, LabelSet};
-pub use memory::{Execution, MEMORY_ENV};
-pub use model::{Ecapa2, Options, Precision, THREADS_ENV};
-pub use network::tiled::TilePlan;
+pub use model::Ecapa2;
+#[doc(hidden)]
+pub use options::{Execution, TilePlan};
+pub use options::{parse_size, Options};
 
 /// Sample rate the network expects.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -1,85 +1,48 @@
 //! The public model: load an archive, then `embed` or extract `features`, like the original
 //! `torch.jit.load('ecapa2.pt')(audio, label=...)`.
 
+use crate::backend::cpu::{plan, Cpu, Execution};
+use crate::backend::Backend;
 use crate::binding::{self, Bound};
 use crate::error::{Error, Result};
+use crate::features::Features;
 use crate::frontend::{Spectrogram, SpectrogramConfig};
 use crate::labels::{Label, LabelSet};
-use crate::memory::{self, Execution};
-use crate::network::Network;
+use crate::network::{Network, Shape};
+use crate::options::Options;
+use crate::Precision;
 use ecapa2_archive::TorchScript;
-pub use ecapa2_kernels::Precision;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Environment variable that sets the default thread count.
-pub const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
-
-/// How to run the model.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Worker threads; `None` = `$ECAPA2_NUM_THREADS`, else the number of physical cores.
-    pub threads: Option<usize>,
-    /// Bytes of activations one utterance may use (the model's weights not included);
-    /// `None` = `$ECAPA2_MAX_MEMORY` (`2G`, `1500M`), else 80 % of the memory available at the
-    /// time of the call. Longer inputs run over time tiles (see [`Execution`]).
-    pub max_memory: Option<usize>,
-    /// Directory for the tiled path's spill files; `None` = the system temporary directory.
-    pub spill_dir: Option<PathBuf>,
-    /// Force whole-utterance or tiled execution (tests, benchmarks); default
-    /// [`Execution::Auto`].
-    pub execution: Execution,
-    /// Precision of the 3×3 convolutions; default fp32. [`Precision::Bf16`] is opt-in and
-    /// runs only on CPUs with AMX-BF16 (fp32 elsewhere, with a warning; see
-    /// [`Ecapa2::precision`]).
-    pub precision: Precision,
+/// The backends a model can run on. Each variant holds the backend (its context: threads,
+/// buffers, precision) and the network prepared on it; a CUDA backend becomes one more
+/// variant, with the same network code.
+enum Engine {
+    Cpu { backend: Cpu, network: Network<Cpu> },
 }
 
-impl Options {
-    /// The thread count these options resolve to.
-    pub fn resolved_threads(&self) -> usize {
-        self.threads
-            .or_else(|| {
-                std::env::var(THREADS_ENV)
-                    .ok()
-                    .and_then(|v| v.trim().parse().ok())
-            })
-            .filter(|&n| n > 0)
-            .unwrap_or_else(num_cpus::get_physical)
-            .max(1)
-    }
-
-    /// The memory limit these options resolve to (`None`: 80 % of what is available).
-    pub fn resolved_max_memory(&self) -> Option<usize> {
-        self.max_memory.or_else(|| {
-            std::env::var(memory::MEMORY_ENV)
-                .ok()
-                .and_then(|v| memory::parse_size(&v))
-        })
-    }
-}
-
-/// An ECAPA2 model ready to run on the CPU.
+/// An ECAPA2 model: immutable once loaded, `Send + Sync`, callable from many threads at once
+/// (the calls share the model's thread pool; each gives exactly its sequential result).
 pub struct Ecapa2 {
     spectrogram: Spectrogram,
-    network: Network,
-    pool: rayon::ThreadPool,
+    engine: Engine,
+    shape: Shape,
     report: Vec<String>,
     unused: Vec<String>,
     min_samples: usize,
     max_memory: Option<usize>,
     spill_dir: Option<PathBuf>,
     execution: Execution,
-    precision: Precision,
 }
 
 impl std::fmt::Debug for Ecapa2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ecapa2")
             .field("spectrogram", self.spectrogram.config())
-            .field("blocks", &self.network.blocks.len())
-            .field("embedding_dim", &self.network.dim(Label::Embedding))
-            .field("threads", &self.pool.current_num_threads())
+            .field("blocks", &self.shape.blocks.len())
+            .field("embedding_dim", &self.shape.embedding)
+            .field("backend", &self.backend_name())
             .finish()
     }
 }
@@ -117,12 +80,23 @@ impl Ecapa2 {
     }
 
     /// Fetches the official `ecapa2.pt` from the Hugging Face hub (repo `Jenthe/ECAPA2`) into
-    /// the cache shared with Python's `huggingface_hub`, verifies it, and loads it. Honours
-    /// `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` and `HF_HUB_CACHE`/`HF_HOME`.
+    /// the cache shared with Python's `huggingface_hub`, verifies it, and loads it. The hub
+    /// settings (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HUB_CACHE`/`HF_HOME`) are
+    /// read by `huggingface_hub`'s rules; see [`Ecapa2::from_hub_with`] to pass them.
     #[cfg(feature = "hub")]
-    pub fn from_hub() -> Result<Self> {
-        let fetched = ecapa2_hub::fetch_official(&ecapa2_hub::HubConfig::from_env(), None, None)?;
-        Self::load(fetched.path)
+    pub fn from_hub(options: Options) -> Result<Self> {
+        Self::from_hub_with(&ecapa2_hub::HubConfig::from_env(), None, options)
+    }
+
+    /// [`Ecapa2::from_hub`] with explicit hub settings and revision (`None`: `main`).
+    #[cfg(feature = "hub")]
+    pub fn from_hub_with(
+        hub: &ecapa2_hub::HubConfig,
+        revision: Option<&str>,
+        options: Options,
+    ) -> Result<Self> {
+        let fetched = ecapa2_hub::fetch_official(hub, revision, None)?;
+        Self::load_with(fetched.path, options)
     }
 
     /// Binds an already-read archive.
@@ -132,83 +106,85 @@ impl Ecapa2 {
             network,
             report,
             unused,
-        } = binding::bind_with(archive, options.precision)?;
-        let threads = options.resolved_threads();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("ecapa2-{i}"))
-            .build()
-            .map_err(|e| Error::Threads {
-                threads,
-                message: e.to_string(),
-            })?;
-        let precision = network.precision();
-        if precision != options.precision {
-            let why = if options.precision.supported() == options.precision {
-                "no 3×3 convolution of this model is wide enough for the Winograd products"
-            } else {
-                "this CPU or OS offers no AMX-BF16 tiles"
-            };
-            tracing::warn!(
-                "precision {} asked for, {precision} used: {why}",
-                options.precision
-            );
-        }
-        tracing::debug!(threads, %precision, "model bound");
-        let min_samples = min_samples(&spectrogram, network.min_frames());
+        } = binding::bind(archive)?;
+        let backend = Cpu::new(options.resolved_threads(), options.precision)?;
+        // Weight preparation (Winograd packing) runs on the backend's own pool.
+        let prepared = backend.install(|| Network::new(&backend, &network))?;
+        drop(network);
+        let shape = prepared.shape();
+        tracing::debug!(
+            threads = backend.threads(),
+            precision = %backend.precision(),
+            "model bound"
+        );
+        let min_samples = min_samples(&spectrogram, shape.min_frames);
         Ok(Self {
             spectrogram: Spectrogram::new(spectrogram)?,
-            network,
-            pool,
+            engine: Engine::Cpu {
+                backend,
+                network: prepared,
+            },
+            shape,
             report,
             unused,
             min_samples,
-            max_memory: options.resolved_max_memory(),
+            max_memory: options.max_memory,
             spill_dir: options.spill_dir,
             execution: options.execution,
-            precision,
         })
     }
 
     /// The speaker embedding of one mono 16 kHz utterance (samples in [-1, 1]).
     pub fn embed(&self, audio: &[f32]) -> Result<Vec<f32>> {
-        self.features_with(audio, LabelSet::embedding())
+        Ok(self.features(audio, LabelSet::embedding())?.into_vec())
     }
 
-    /// Hierarchical features for `labels` (`'gfe_1|pool|embedding'`), concatenated in network
-    /// order whatever order they are given in, exactly as the original `label=` argument.
-    pub fn features(&self, audio: &[f32], labels: &str) -> Result<Vec<f32>> {
-        self.features_with(audio, LabelSet::parse(labels)?)
-    }
-
-    /// [`Ecapa2::features`] with an already-parsed label set.
-    pub fn features_with(&self, audio: &[f32], labels: LabelSet) -> Result<Vec<f32>> {
+    /// Hierarchical features of one utterance for `labels` (`"gfe_1|pool".parse()?`), in
+    /// network order whatever order they were given in, exactly as the original `label=`.
+    pub fn features(&self, audio: &[f32], labels: LabelSet) -> Result<Features> {
         let execution = self.check(audio)?;
         let (spec, frames) = self.spectrogram.forward(audio)?;
-        self.pool
-            .install(|| self.run(spec, frames, labels, &execution))
+        let row = self.run(spec, frames, labels, &execution)?;
+        Ok(self.wrap(labels, row))
     }
 
-    /// Features for several utterances of any lengths; each row equals what
-    /// [`Ecapa2::features_with`] returns for that utterance alone (no padding effects).
-    pub fn features_batch(&self, batch: &[&[f32]], labels: LabelSet) -> Result<Vec<Vec<f32>>> {
+    /// Features of several utterances of any lengths; row `i` equals what
+    /// [`Ecapa2::features`] returns for utterance `i` alone (no padding effects). An unusable
+    /// utterance refuses the batch before any work ([`Error::InBatch`] names the row).
+    pub fn features_batch(&self, batch: &[&[f32]], labels: LabelSet) -> Result<Features> {
         let executions = batch
             .iter()
-            .map(|a| self.check(a))
+            .enumerate()
+            .map(|(row, a)| {
+                self.check(a).map_err(|e| Error::InBatch {
+                    row,
+                    source: Box::new(e),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        self.pool.install(|| {
-            // The front-end is cheap and independent per utterance; the network spreads each
-            // utterance over the pool itself.
-            let specs = batch
+        // The front-end is cheap and independent per utterance; the network spreads each
+        // utterance over the pool itself.
+        let specs = self.install(|| {
+            batch
                 .par_iter()
                 .map(|a| self.spectrogram.forward(a))
-                .collect::<Result<Vec<_>>>()?;
-            specs
-                .into_iter()
-                .zip(&executions)
-                .map(|((s, t), e)| self.run(s, t, labels, e))
-                .collect()
-        })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let mut data = Vec::with_capacity(batch.len() * self.shape.dims(labels));
+        for ((spec, frames), execution) in specs.into_iter().zip(&executions) {
+            data.extend(self.run(spec, frames, labels, execution)?);
+        }
+        Ok(self.wrap(labels, data))
+    }
+
+    fn wrap(&self, labels: LabelSet, data: Vec<f32>) -> Features {
+        Features::new(labels, |l| self.shape.dim(l), data)
+    }
+
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.engine {
+            Engine::Cpu { backend, .. } => backend.install(f),
+        }
     }
 
     fn run(
@@ -219,23 +195,16 @@ impl Ecapa2 {
         execution: &Execution,
     ) -> Result<Vec<f32>> {
         let bins = self.spectrogram.config().bins();
-        match execution {
-            Execution::Tiled(plan) => self
-                .network
-                .forward_tiled(spec, bins, frames, labels, plan)
-                .map_err(|source| Error::Spill {
-                    dir: plan.spill.clone().unwrap_or_default(),
-                    source,
-                }),
-            Execution::Auto | Execution::Whole => {
-                Ok(self.network.forward(spec, bins, frames, labels))
+        match &self.engine {
+            Engine::Cpu { backend, network } => {
+                backend.run(network, spec, bins, frames, labels, execution)
             }
         }
     }
 
     /// Width of the output for `labels`.
     pub fn dim(&self, labels: LabelSet) -> usize {
-        self.network.dims(labels)
+        self.shape.dims(labels)
     }
 
     /// Shortest accepted input, in samples: the front-end's reflect padding and the GFE's
@@ -244,15 +213,42 @@ impl Ecapa2 {
         self.min_samples
     }
 
+    /// The sample rate the model expects (16 kHz; the model never resamples).
+    pub fn sample_rate(&self) -> u32 {
+        crate::SAMPLE_RATE
+    }
+
     /// Front-end settings as read from the archive.
+    #[doc(hidden)]
     pub fn spectrogram_config(&self) -> &SpectrogramConfig {
         self.spectrogram.config()
     }
 
-    /// The precision the 3×3 convolutions actually run in (what was asked for, lowered to
-    /// what this CPU offers).
+    /// The precision the 3×3 convolutions run in: what the options asked for, lowered once at
+    /// load to what this machine offers.
     pub fn precision(&self) -> Precision {
-        self.precision
+        match &self.engine {
+            Engine::Cpu { backend, .. } => backend.precision(),
+        }
+    }
+
+    /// Which backend runs the model and its kernel path (`cpu avx512`, …), for logs and
+    /// benchmark tables.
+    pub fn backend_name(&self) -> String {
+        match &self.engine {
+            Engine::Cpu { backend, network } => {
+                let paths: std::collections::BTreeSet<String> = network
+                    .blocks
+                    .iter()
+                    .flat_map(|b| b.convs.iter().map(|c| c.algorithm().name()))
+                    .collect();
+                format!(
+                    "cpu ({} threads; {})",
+                    backend.threads(),
+                    paths.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            }
+        }
     }
 
     /// One line per bound layer, then notes (assumed defaults, unused tensors).
@@ -267,7 +263,28 @@ impl Ecapa2 {
 
     /// Worker threads in use.
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        match &self.engine {
+            Engine::Cpu { backend, .. } => backend.threads(),
+        }
+    }
+
+    /// The execution [`Execution::Auto`] picks for `samples` samples (tests, benchmarks).
+    #[doc(hidden)]
+    pub fn plan(&self, samples: usize) -> Result<Execution> {
+        let cfg = self.spectrogram.config();
+        let frames = cfg.frames(samples).unwrap_or(0);
+        plan::plan(
+            &self.shape,
+            cfg.bins(),
+            frames,
+            self.max_memory,
+            self.spill_dir.as_ref(),
+        )
+        .map_err(|r| Error::TooLong {
+            seconds: samples as f64 / crate::SAMPLE_RATE as f64,
+            needed_gb: plan::gb(r.needed),
+            limit_gb: plan::gb(r.limit),
+        })
     }
 
     /// Validates the audio and picks how to run it.
@@ -277,7 +294,7 @@ impl Ecapa2 {
             return Err(Error::AudioTooShort {
                 samples: audio.len(),
                 min,
-                min_ms: min as f64 / 16.0,
+                min_ms: min as f64 * 1000.0 / crate::SAMPLE_RATE as f64,
             });
         }
         if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| !v.is_finite()) {
@@ -286,20 +303,14 @@ impl Ecapa2 {
         if self.execution != Execution::Auto {
             return Ok(self.execution.clone());
         }
-        let cfg = self.spectrogram.config();
-        let frames = cfg.frames(audio.len()).unwrap_or(0);
-        memory::plan(
-            &self.network,
-            cfg.bins(),
-            frames,
-            self.max_memory,
-            self.spill_dir.as_ref(),
-        )
-        .map_err(|r| Error::TooLong {
-            seconds: audio.len() as f64 / crate::SAMPLE_RATE as f64,
-            needed_gb: memory::gb(r.needed),
-            limit_gb: memory::gb(r.limit),
-        })
+        self.plan(audio.len())
+    }
+}
+
+impl Label {
+    /// The width of this label's features in `model`.
+    pub fn dim(self, model: &Ecapa2) -> usize {
+        model.shape.dim(self)
     }
 }
 
@@ -310,4 +321,14 @@ fn min_samples(cfg: &SpectrogramConfig, min_frames: usize) -> usize {
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn model_is_send_and_sync() {
+        assert_send_sync::<super::Ecapa2>();
+    }
 }

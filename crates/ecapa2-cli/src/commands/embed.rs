@@ -43,7 +43,7 @@ pub struct Args {
 
 /// Runs the command; exit code 2 when some files failed (the others are still written).
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
-    let labels = LabelSet::parse(&args.label)?;
+    let labels: LabelSet = args.label.parse()?;
     let files = inputs::expand(&args.inputs, &args.list)?;
     let window = match (args.window, args.hop) {
         (None, _) => None,

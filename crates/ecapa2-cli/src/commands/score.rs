@@ -28,8 +28,8 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         window: None,
     };
     let load_opts = LoadOptions {
-        min_samples: model.min_samples(),
-        ..LoadOptions::default()
+        channels: ChannelMode::Mix,
+        ..model_source::load_options(&model)
     };
     let mut embeddings = Vec::new();
     for path in [&args.a, &args.b] {

@@ -170,49 +170,22 @@ impl<'a> Module<'a> {
 
     /// An integer tuple/list setting (`stride`, `padding`, …) or a bare int.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
-        match self.setting(name)? {
-            Value::Int(i) => Some(vec![*i]),
-            Value::Tuple(v) | Value::List(v) => v
-                .iter()
-                .map(|x| {
-                    if let Value::Int(i) = x {
-                        Some(*i)
-                    } else {
-                        None
-                    }
-                })
-                .collect(),
-            _ => None,
-        }
+        let v = self.setting(name)?;
+        v.as_int().map(|i| vec![i]).or_else(|| v.as_ints())
     }
 
     /// A numeric setting.
     pub fn float(&self, name: &str) -> Option<f64> {
-        match self.setting(name)? {
-            Value::Float(f) => Some(*f),
-            Value::Int(i) => Some(*i as f64),
-            _ => None,
-        }
+        self.setting(name)?.as_f64()
     }
 
     /// A string setting.
     pub fn string(&self, name: &str) -> Option<&'a str> {
-        match self.setting(name)? {
-            Value::Str(s) => Some(s.as_str()),
-            _ => None,
-        }
+        self.setting(name)?.as_str()
     }
 
     /// A bool setting.
     pub fn boolean(&self, name: &str) -> Option<bool> {
-        match self.setting(name)? {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
-    /// The module's class name without mangling.
-    pub fn class(&self) -> &'a str {
-        self.object.class_name()
+        self.setting(name)?.as_bool()
     }
 }

@@ -6,40 +6,37 @@
 //! paddings, dilations, padding modes and BatchNorm eps from the archive's own settings.
 
 mod frontend;
-mod layers;
-pub mod lookup;
+mod layer;
+mod lookup;
 
 use crate::error::{Error, Result};
 use crate::frontend::SpectrogramConfig;
-use crate::network::gfe::{SeRes2Block, TappedConv};
-use crate::network::lfe::{ConvBlock, Residual};
-use crate::network::pooling::AttentivePooling;
-use crate::network::se::{Se2d, SeGate};
-use crate::network::Network;
+use crate::network::layers::BatchNorm;
+use crate::network::se::SeGate;
+use crate::network::weights::{
+    BlockWeights, ConvWeights, NetworkWeights, PoolingWeights, Res2Weights, ResidualWeights,
+    SeWeights,
+};
 use ecapa2_archive::TorchScript;
-use ecapa2_kernels::{Conv3x3, Epilogue, Pointwise, Precision};
+use layer as layers;
 use lookup::{Module, Usage};
 
-/// What binding found: the runnable parts plus a human-readable account.
+/// What binding found: backend-neutral weights plus a human-readable account.
 #[derive(Debug)]
-pub struct Bound {
+pub(crate) struct Bound<'a> {
     /// Front-end settings.
     pub spectrogram: SpectrogramConfig,
-    /// The network.
-    pub network: Network,
+    /// The network's weights, borrowed from the archive where possible.
+    pub network: NetworkWeights<'a>,
     /// One line per bound layer, then notes (assumed defaults, unused tensors).
     pub report: Vec<String>,
     /// Tensors present in the archive that the network does not use.
     pub unused: Vec<String>,
 }
 
-/// Binds a TorchScript archive (fp32 throughout).
-pub fn bind(archive: &TorchScript) -> Result<Bound> {
-    bind_with(archive, Precision::F32)
-}
-
-/// Binds a TorchScript archive, its 3×3 convolutions in `precision` where the CPU runs it.
-pub fn bind_with(archive: &TorchScript, precision: Precision) -> Result<Bound> {
+/// Reads the network's weights and settings from a TorchScript archive, checking each against
+/// what the engine implements.
+pub(crate) fn bind(archive: &TorchScript) -> Result<Bound<'_>> {
     let root = Module::root(&archive.root);
     let usage = Usage::default();
     let mut report = Vec::new();
@@ -58,26 +55,26 @@ pub fn bind_with(archive: &TorchScript, precision: Precision) -> Result<Bound> {
         spectrogram.normalized
     ));
 
-    let blocks = bind_lfe(&root, spectrogram.bins(), precision, &usage, &mut report)?;
+    let blocks = bind_lfe(&root, spectrogram.bins(), &usage, &mut report)?;
     let last = blocks.last().ok_or_else(|| Error::MissingModule {
         path: "conv_1".into(),
         what: "LFE conv blocks (modules with conv1/conv2/conv3)".into(),
     })?;
-    let flat = last.conv1.out_channels()
+    let flat = last.convs[0].0.cout
         * blocks
             .iter()
-            .fold(spectrogram.bins(), |h, b| b.conv1.out_height(h));
+            .fold(spectrogram.bins(), |h, b| (h - 1) / b.convs[0].0.stride + 1);
 
     let tdnn_1 = root
         .find("tdnn_1")
         .ok_or_else(|| missing("tdnn_1", "Conv1d k=1 → ReLU → BN"))?;
     let tdnn_1 = tapped(
         &tdnn_1.require("conv", "Conv1d")?,
-        Some(&tdnn_1.require("bn", "BatchNorm1d")?),
+        &tdnn_1.require("bn", "BatchNorm1d")?,
         Some(flat),
         &usage,
     )?;
-    let width = tdnn_1.conv.out_channels();
+    let width = tdnn_1.0.cout;
     report.push(format!("tdnn_1: Conv1d {flat}→{width} (k=1) → ReLU → BN"));
 
     let tdnn_2 = root
@@ -88,13 +85,8 @@ pub fn bind_with(archive: &TorchScript, precision: Precision) -> Result<Bound> {
     let dense_1 = root
         .find("dense_1")
         .ok_or_else(|| missing("dense_1", "Conv1d k=1 → ReLU"))?;
-    let dense_1 = tapped(
-        &dense_1.require("conv", "Conv1d")?,
-        None,
-        Some(width),
-        &usage,
-    )?;
-    let c = dense_1.conv.out_channels();
+    let dense_1 = layers::pointwise1d(&dense_1.require("conv", "Conv1d")?, Some(width), None, &usage)?;
+    let c = dense_1.cout;
     report.push(format!("dense_1: Conv1d {width}→{c} (k=1) → ReLU"));
 
     let pool = root
@@ -124,7 +116,7 @@ pub fn bind_with(archive: &TorchScript, precision: Precision) -> Result<Bound> {
         tracing::warn!("archive tensor not used by the network: {u}");
     }
     report.extend(notes);
-    let network = Network {
+    let network = NetworkWeights {
         blocks,
         tdnn_1,
         tdnn_2,
@@ -148,13 +140,12 @@ fn missing(path: &str, what: &str) -> Error {
 }
 
 /// The LFE: conv blocks in stored order, each with its residual decided by shapes and stride.
-fn bind_lfe(
-    root: &Module,
+fn bind_lfe<'a>(
+    root: &Module<'a>,
     bins: usize,
-    precision: Precision,
     usage: &Usage,
     report: &mut Vec<String>,
-) -> Result<Vec<ConvBlock>> {
+) -> Result<Vec<BlockWeights<'a>>> {
     let is_block = |m: &Module| {
         ["conv1", "conv2", "conv3"]
             .iter()
@@ -181,7 +172,7 @@ fn bind_lfe(
     let mut blocks = Vec::with_capacity(modules.len());
     let (mut cin, mut h) = (1usize, bins);
     for m in modules {
-        let conv = |name: &str, cin: usize| -> Result<(Conv3x3, usize, f64)> {
+        let conv = |name: &str, cin: usize| -> Result<((ConvWeights<'a>, BatchNorm), f64)> {
             let cm = m.require(name, "Conv2d 3×3")?;
             let w = layers::conv2d(&cm, 3, Some(cin), usage)?;
             let (bn, eps) = layers::batch_norm(
@@ -189,28 +180,20 @@ fn bind_lfe(
                 w.cout,
                 usage,
             )?;
-            let epi = Epilogue {
-                bias: w.bias,
-                relu: true,
-                affine: Some(bn.affine()),
-            };
-            Ok((
-                Conv3x3::with_precision(&w.weight, w.cout, w.cin, w.stride, epi, precision),
-                w.stride,
-                eps,
-            ))
+            Ok(((w, bn), eps))
         };
-        let (conv1, stride, eps) = conv("conv1", cin)?;
-        let cout = conv1.out_channels();
-        let (conv2, s2, _) = conv("conv2", cout)?;
-        let (conv3, s3, _) = conv("conv3", cout)?;
+        let (conv1, eps) = conv("conv1", cin)?;
+        let (cout, stride) = (conv1.0.cout, conv1.0.stride);
+        let (conv2, _) = conv("conv2", cout)?;
+        let (conv3, _) = conv("conv3", cout)?;
+        let (s2, s3) = (conv2.0.stride, conv3.0.stride);
         if s2 != 1 || s3 != 1 {
             return Err(Error::Unsupported {
                 path: m.path.clone(),
                 what: "stride on conv2/conv3".into(),
             });
         }
-        let h_out = conv1.out_height(h);
+        let h_out = (h - 1) / stride + 1;
         let se_module = m.require("se", "squeeze-excitation")?;
         let se = bind_se2d(&se_module, cout, h_out, usage)?;
         let residual = if stride != 1 {
@@ -232,39 +215,31 @@ fn bind_lfe(
                 });
             }
             let (bn, _) = layers::batch_norm(&p.require("bn", "BatchNorm2d")?, cout, usage)?;
-            let epi = Epilogue {
-                bias: w.bias,
-                relu: false,
-                affine: Some(bn.affine()),
-            };
             report.push(format!("  projection `{}` for `{}`", p.path, m.path));
-            Residual::Projection(Pointwise::new(&w.weight, cout, cin, epi))
+            ResidualWeights::Projection(w, bn)
         } else if cin == cout {
-            Residual::Identity
+            ResidualWeights::Identity
         } else {
-            Residual::None
+            ResidualWeights::None
         };
         let se_kind = match &se {
-            Se2d::Channel(g) => format!("channel SE {cout}→{}", g.fc1.out_features()),
-            Se2d::Frequency(g) => format!("frequency SE {h_out}→{}", g.fc1.out_features()),
+            SeWeights::Channel(g) => format!("channel SE {cout}→{}", g.fc1.out_features()),
+            SeWeights::Frequency(g) => format!("frequency SE {h_out}→{}", g.fc1.out_features()),
         };
         let res_kind = match &residual {
-            Residual::None => "no residual",
-            Residual::Identity => "identity residual",
-            Residual::Projection(_) => "projection residual",
+            ResidualWeights::None => "no residual",
+            ResidualWeights::Identity => "identity residual",
+            ResidualWeights::Projection(..) => "projection residual",
         };
         report.push(format!(
             "{}: {cin}→{cout}, stride ({stride},1), F {h}→{h_out}, BN eps {eps:e}, {se_kind}, {res_kind}",
             m.path
         ));
-        blocks.push(ConvBlock {
+        blocks.push(BlockWeights {
             name: m.path.clone(),
-            conv1,
-            conv2,
-            conv3,
+            convs: [conv1, conv2, conv3],
             se,
             residual,
-            stride,
         });
         cin = cout;
         h = h_out;
@@ -279,7 +254,7 @@ fn bind_lfe(
 }
 
 /// An SE whose first layer's input width says which axis it squeezes (spec U1).
-fn bind_se2d(m: &Module, channels: usize, height: usize, usage: &Usage) -> Result<Se2d> {
+fn bind_se2d(m: &Module, channels: usize, height: usize, usage: &Usage) -> Result<SeWeights> {
     let fc1 = m.require("fc1", "SE squeeze Linear")?;
     let width = fc1
         .tensor_opt("weight")
@@ -291,9 +266,9 @@ fn bind_se2d(m: &Module, channels: usize, height: usize, usage: &Usage) -> Resul
     };
     let gate = bind_gate(m, squeeze, usage)?;
     Ok(if squeeze == channels {
-        Se2d::Channel(gate)
+        SeWeights::Channel(gate)
     } else {
-        Se2d::Frequency(gate)
+        SeWeights::Frequency(gate)
     })
 }
 
@@ -320,37 +295,27 @@ fn bind_gate(m: &Module, width: usize, usage: &Usage) -> Result<SeGate> {
     Ok(SeGate { fc1, bn, fc2 })
 }
 
-fn tapped(
-    conv: &Module,
-    bn: Option<&Module>,
+/// A Conv1d k=1 and the BatchNorm after its ReLU.
+fn tapped<'a>(
+    conv: &Module<'a>,
+    bn: &Module,
     cin: Option<usize>,
     usage: &Usage,
-) -> Result<TappedConv> {
+) -> Result<(ConvWeights<'a>, BatchNorm)> {
     let w = layers::pointwise1d(conv, cin, None, usage)?;
-    let bn = match bn {
-        Some(b) => Some(layers::batch_norm(b, w.cout, usage)?.0),
-        None => None,
-    };
-    let epi = Epilogue {
-        bias: w.bias,
-        relu: false,
-        affine: None,
-    };
-    Ok(TappedConv {
-        conv: Pointwise::new(&w.weight, w.cout, w.cin, epi),
-        bn,
-    })
+    let bn = layers::batch_norm(bn, w.cout, usage)?.0;
+    Ok((w, bn))
 }
 
-fn bind_res2(
-    m: &Module,
+fn bind_res2<'a>(
+    m: &Module<'a>,
     width: usize,
     usage: &Usage,
     report: &mut Vec<String>,
-) -> Result<SeRes2Block> {
+) -> Result<Res2Weights<'a>> {
     let conv1 = tapped(
         &m.require("conv1", "Conv1d")?,
-        Some(&m.require("bn1", "BatchNorm1d")?),
+        &m.require("bn1", "BatchNorm1d")?,
         Some(width),
         usage,
     )?;
@@ -374,19 +339,19 @@ fn bind_res2(
     }
     let conv2 = tapped(
         &m.require("conv2", "Conv1d")?,
-        Some(&m.require("bn2", "BatchNorm1d")?),
+        &m.require("bn2", "BatchNorm1d")?,
         Some(width),
         usage,
     )?;
     let se = bind_gate(&m.require("se", "1-D squeeze-excitation")?, width, usage)?;
-    let (k, d) = (convs[0].0.taps.len(), convs[0].0.dilation);
+    let (k, d) = (convs[0].0.k, convs[0].0.dilation);
     report.push(format!(
         "tdnn_2: SE-Res2Net {width}, scale {scale} (group {group}), branch k={k} dilation {d} reflect, SE {width}→{}",
         se.fc1.out_features()
     ));
-    Ok(SeRes2Block {
+    Ok(Res2Weights {
         conv1,
-        convs,
+        branches: convs,
         conv2,
         se,
     })
@@ -397,7 +362,7 @@ fn bind_pooling(
     c: usize,
     usage: &Usage,
     report: &mut Vec<String>,
-) -> Result<AttentivePooling> {
+) -> Result<PoolingWeights> {
     let att = m.require("attention", "attention MLP (Sequential)")?;
     let attention_in = layers::linear(
         &att.require("0", "Conv1d 3C→hidden")?,
@@ -419,7 +384,7 @@ fn bind_pooling(
         3 * c,
         2 * c
     ));
-    Ok(AttentivePooling {
+    Ok(PoolingWeights {
         attention_in,
         attention_bn,
         attention_out,

@@ -25,16 +25,6 @@ impl BatchNorm {
         Self { scale, shift }
     }
 
-    /// Channels.
-    pub fn len(&self) -> usize {
-        self.scale.len()
-    }
-
-    /// Whether it has no channels.
-    pub fn is_empty(&self) -> bool {
-        self.scale.is_empty()
-    }
-
     /// Applies to one vector in place.
     pub fn apply(&self, x: &mut [f32]) {
         for ((v, s), t) in x.iter_mut().zip(&self.scale).zip(&self.shift) {

@@ -1,117 +1,102 @@
 //! Local feature extractor (spec 3.1–3.2): 20 convolution blocks over the (frequency, time)
 //! plane, each Conv3×3 → ReLU → BN three times, a squeeze-excitation gate, and a residual.
 
-use super::buffers;
 use super::se::Se2d;
-use ecapa2_kernels::{Conv3x3, Pointwise};
+use super::weights::{BlockWeights, ResidualWeights};
+use crate::backend::Backend;
+use crate::error::Result;
 
 /// The residual path of a block, added after the SE gate with no activation afterwards.
-#[derive(Debug, Clone)]
-pub enum Residual {
+pub(crate) enum Residual<B: Backend> {
     /// No residual (the first block, and the block that widens 164 → 192 channels).
     None,
     /// `x` itself (same width, stride 1).
     Identity,
     /// `downsample_k`: Conv2d 1×1 with the block's stride, no bias, then BN (folded).
-    Projection(Pointwise),
+    Projection(B::Pointwise),
 }
 
 /// One LFE block ("ECAPA2ConvBlock").
-#[derive(Debug, Clone)]
-pub struct ConvBlock {
-    /// Module name in the archive (`conv_4`), for logs and reports.
+pub(crate) struct ConvBlock<B: Backend> {
+    /// Module name in the archive (`conv_4`), for logs.
     pub name: String,
-    /// Conv3×3 (stride (s, 1)) → ReLU → BN.
-    pub conv1: Conv3x3,
-    /// Conv3×3 → ReLU → BN.
-    pub conv2: Conv3x3,
-    /// Conv3×3 → ReLU → BN.
-    pub conv3: Conv3x3,
+    /// Conv3×3 (stride (s, 1)) → ReLU → BN, then twice more at stride 1.
+    pub convs: [B::Conv3x3; 3],
     /// Squeeze-excitation.
     pub se: Se2d,
     /// Residual path.
-    pub residual: Residual,
+    pub residual: Residual<B>,
     /// Frequency stride of conv1 (and of the projection).
     pub stride: usize,
+    /// Input and output channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
 }
 
-/// A `(channels, height, width)` activation for one utterance.
-#[derive(Debug, Clone)]
-pub struct Planes {
-    /// Row-major data.
-    pub data: Vec<f32>,
-    /// Channels.
-    pub c: usize,
-    /// Frequency rows.
-    pub h: usize,
-    /// Time frames.
-    pub w: usize,
-}
-
-impl Planes {
-    /// The time frames `range` of every row.
-    pub fn crop(&self, range: std::ops::Range<usize>) -> Planes {
-        let data = self
-            .data
-            .chunks_exact(self.w)
-            .flat_map(|row| &row[range.clone()])
-            .copied()
-            .collect();
-        Planes {
-            data,
-            c: self.c,
-            h: self.h,
-            w: range.len(),
-        }
+impl<B: Backend> ConvBlock<B> {
+    /// Prepares the block's layers on `be`.
+    pub fn new(be: &B, w: &BlockWeights) -> Result<Self> {
+        let [c1, c2, c3] = &w.convs;
+        let convs = [
+            be.prepare_conv3x3(&c1.0, &c1.1)?,
+            be.prepare_conv3x3(&c2.0, &c2.1)?,
+            be.prepare_conv3x3(&c3.0, &c3.1)?,
+        ];
+        let residual = match &w.residual {
+            ResidualWeights::None => Residual::None,
+            ResidualWeights::Identity => Residual::Identity,
+            ResidualWeights::Projection(p, bn) => {
+                Residual::Projection(be.prepare_pointwise(p, Some(bn))?)
+            }
+        };
+        Ok(Self {
+            name: w.name.clone(),
+            convs,
+            se: Se2d::new(&w.se),
+            residual,
+            stride: c1.0.stride,
+            cin: c1.0.cin,
+            cout: c1.0.cout,
+        })
     }
-}
 
-impl ConvBlock {
+    /// Output rows for `h` input rows (padding 1, kernel 3, stride (s, 1)).
+    pub fn out_height(&self, h: usize) -> usize {
+        (h - 1) / self.stride + 1
+    }
+
     /// Runs the block on a whole utterance.
-    pub fn forward(&self, x: &Planes) -> Planes {
-        let p = self.pre_se(x);
-        let gate = self.se.squeeze_gate(&p.data, p.c, p.h, p.w);
-        self.finish(p, x, &gate)
+    pub fn forward(&self, be: &B, x: &B::Map) -> B::Map {
+        let p = self.pre_se(be, x);
+        let w = be.shape(&p).2;
+        let gate = self.se.gate(&be.squeeze_sums(&p, self.se.axis(), 0..w), be.shape(&p));
+        self.finish(be, p, x, &gate)
     }
 
     /// The three Conv → ReLU → BN layers: the map the SE squeezes.
-    pub fn pre_se(&self, x: &Planes) -> Planes {
-        let (h, w) = (x.h, x.w);
-        let ho = self.conv1.out_height(h);
-        let c = self.conv1.out_channels();
-        let mut a = buffers::take(c * ho * w);
-        self.conv1.forward(&x.data, h, w, &mut a);
-        let mut b = buffers::take(c * ho * w);
-        self.conv2.forward(&a, ho, w, &mut b);
-        self.conv3.forward(&b, ho, w, &mut a);
-        buffers::recycle(b);
-        Planes {
-            data: a,
-            c,
-            h: ho,
-            w,
-        }
+    pub fn pre_se(&self, be: &B, x: &B::Map) -> B::Map {
+        let a = be.conv3x3(&self.convs[0], x);
+        let b = be.conv3x3(&self.convs[1], &a);
+        be.release(a);
+        let c = be.conv3x3(&self.convs[2], &b);
+        be.release(b);
+        c
     }
 
     /// Completes the block from its pre-SE map `p` and input `x`: the SE gate, then the
     /// residual.
-    pub fn finish(&self, mut p: Planes, x: &Planes, gate: &[f32]) -> Planes {
+    pub fn finish(&self, be: &B, mut p: B::Map, x: &B::Map, gate: &[f32]) -> B::Map {
+        let axis = self.se.axis();
         match &self.residual {
-            Residual::None => self.se.apply(&mut p.data, gate, p.h, p.w, None),
-            Residual::Identity => self.se.apply(&mut p.data, gate, p.h, p.w, Some(&x.data)),
+            Residual::None => be.gate(&mut p, gate, axis, None),
+            Residual::Identity => be.gate(&mut p, gate, axis, Some(x)),
             Residual::Projection(proj) => {
-                let mut r = buffers::take(p.data.len());
-                proj.forward_strided_rows(&x.data, x.h, x.w, self.stride, &mut r);
-                self.se.apply(&mut p.data, gate, p.h, p.w, Some(&r));
-                buffers::recycle(r);
+                let r = be.project(proj, x, self.stride);
+                be.gate(&mut p, gate, axis, Some(&r));
+                be.release(r);
             }
         }
         p
-    }
-
-    /// Runs the block with a gate computed beforehand (the tiled path's recomputation).
-    pub fn forward_with_gate(&self, x: &Planes, gate: &[f32]) -> Planes {
-        let p = self.pre_se(x);
-        self.finish(p, x, gate)
     }
 }

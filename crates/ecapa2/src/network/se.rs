@@ -2,16 +2,17 @@
 //!
 //! Note the ReLU-before-BN inside the bottleneck, as in the released model.
 //!
-//! The squeeze is split into [`Se2d::accumulate`] (f64 sums over any slice of time) and
-//! [`Se2d::gate`] so that the time-tiled path (`tiled.rs`) sums tile by tile and gets the same
-//! gate as the whole-utterance path.
+//! The squeeze is split into the backend's sums (over any slice of time) and [`Se2d::gate`]
+//! (host code, the same on every backend), so that the time-tiled path sums tile by tile and
+//! gets the same gate as the whole-utterance path.
 
 use super::layers::{sigmoid, BatchNorm, Linear};
-use rayon::prelude::*;
+use super::weights::SeWeights;
+use crate::backend::Axis;
 
 /// The bottleneck MLP shared by every SE variant.
 #[derive(Debug, Clone)]
-pub struct SeGate {
+pub(crate) struct SeGate {
     /// Squeeze → hidden.
     pub fc1: Linear,
     /// BatchNorm on the hidden units (after the ReLU).
@@ -32,120 +33,40 @@ impl SeGate {
     }
 }
 
-/// Which axis an LFE block's SE squeezes to.
+/// An LFE block's SE: which axis it squeezes to, and its MLP.
 #[derive(Debug, Clone)]
-pub enum Se2d {
-    /// Channel-wise SE: mean over frequency and time, one gate per channel (the default, U1).
-    Channel(SeGate),
-    /// Frequency-wise SE (fwSE): mean over channels and time, one gate per frequency row.
-    Frequency(SeGate),
-}
-
-/// A `(·, h, w)` map of which only the time columns `cols` count (a tile's core).
-#[derive(Debug, Clone)]
-pub struct MapView<'a> {
-    /// Row-major data.
-    pub data: &'a [f32],
-    /// Frequency rows.
-    pub h: usize,
-    /// Time frames stored per row.
-    pub w: usize,
-    /// The columns that belong to the squeeze.
-    pub cols: std::ops::Range<usize>,
+pub(crate) struct Se2d {
+    axis: Axis,
+    mlp: SeGate,
 }
 
 impl Se2d {
-    /// Length of the squeezed vector for a `(c, h, ·)` map.
-    pub fn squeeze_len(&self, c: usize, h: usize) -> usize {
-        match self {
-            Se2d::Channel(_) => c,
-            Se2d::Frequency(_) => h,
+    /// From the bound weights.
+    pub fn new(w: &SeWeights) -> Self {
+        match w {
+            SeWeights::Channel(g) => Self {
+                axis: Axis::Channel,
+                mlp: g.clone(),
+            },
+            SeWeights::Frequency(g) => Self {
+                axis: Axis::Row,
+                mlp: g.clone(),
+            },
         }
     }
 
-    /// Adds the map's sums along the squeezed axes to `sums` (length [`Se2d::squeeze_len`]).
-    /// Row sums run in parallel; they are added in row order, so the result does not depend
-    /// on the thread count.
-    pub fn accumulate(&self, x: MapView<'_>, sums: &mut [f64]) {
-        let row_sums: Vec<f64> = x
-            .data
-            .par_chunks_exact(x.w)
-            .with_min_len(64)
-            .map(|row| super::stats::sum_f64(&row[x.cols.clone()]))
-            .collect();
-        let rows = row_sums.into_iter();
-        match self {
-            Se2d::Channel(_) => {
-                for (i, s) in rows.enumerate() {
-                    sums[i / x.h] += s;
-                }
-            }
-            Se2d::Frequency(_) => {
-                for (i, s) in rows.enumerate() {
-                    sums[i % x.h] += s;
-                }
-            }
-        }
+    /// The squeezed axis.
+    pub fn axis(&self) -> Axis {
+        self.axis
     }
 
-    /// The gate from sums over `frames` time frames of a `(c, h, ·)` map.
-    pub fn gate(&self, sums: &[f64], c: usize, h: usize, frames: usize) -> Vec<f32> {
-        let (gate, count) = match self {
-            Se2d::Channel(g) => (g, h * frames),
-            Se2d::Frequency(g) => (g, c * frames),
+    /// The gate from sums over all `frames` of a `(c, h, frames)` map.
+    pub fn gate(&self, sums: &[f64], (c, h, frames): (usize, usize, usize)) -> Vec<f32> {
+        let count = match self.axis {
+            Axis::Channel => h * frames,
+            Axis::Row => c * frames,
         };
         let z: Vec<f32> = sums.iter().map(|s| (s / count as f64) as f32).collect();
-        gate.gate(&z)
+        self.mlp.gate(&z)
     }
-
-    /// Multiplies a `(c, h, w)` map by its gate in place, then adds `residual` (same shape)
-    /// if given: one parallel pass over the channels, each value rounded as `x · g`, then
-    /// `+ r`, exactly as in two passes.
-    pub fn apply(&self, x: &mut [f32], gate: &[f32], h: usize, w: usize, residual: Option<&[f32]>) {
-        let plane = h * w;
-        let gated = |c: usize, p: &mut [f32], r: Option<&[f32]>| {
-            for (row, chunk) in p.chunks_exact_mut(w).enumerate() {
-                let g = match self {
-                    Se2d::Channel(_) => gate[c],
-                    Se2d::Frequency(_) => gate[row],
-                };
-                match r {
-                    Some(r) => chunk
-                        .iter_mut()
-                        .zip(&r[row * w..(row + 1) * w])
-                        .for_each(|(v, &r)| *v = *v * g + r),
-                    None => chunk.iter_mut().for_each(|v| *v *= g),
-                }
-            }
-        };
-        match residual {
-            Some(res) => x
-                .par_chunks_exact_mut(plane)
-                .zip(res.par_chunks_exact(plane))
-                .enumerate()
-                .for_each(|(c, (p, r))| gated(c, p, Some(r))),
-            None => x
-                .par_chunks_exact_mut(plane)
-                .enumerate()
-                .for_each(|(c, p)| gated(c, p, None)),
-        }
-    }
-
-    /// The gate of a whole `(c, h, w)` map.
-    pub fn squeeze_gate(&self, x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-        let mut sums = vec![0.0f64; self.squeeze_len(c, h)];
-        let view = MapView {
-            data: x,
-            h,
-            w,
-            cols: 0..w,
-        };
-        self.accumulate(view, &mut sums);
-        self.gate(&sums, c, h, w)
-    }
-}
-
-/// Mean of a slice, accumulated in f64.
-pub fn mean(x: &[f32]) -> f32 {
-    (super::stats::sum_f64(x) / x.len() as f64) as f32
 }

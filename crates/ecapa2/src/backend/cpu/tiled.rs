@@ -17,10 +17,10 @@
 //! A checkpoint lives in memory or, past the memory limit, in a temporary file.
 
 use super::checkpoint::Checkpoint;
-use super::lfe::Planes;
-use super::se::MapView;
-use super::Network;
+use super::{Cpu, Planes};
+use crate::backend::Backend;
 use crate::labels::LabelSet;
+use crate::network::{Network, Shape};
 use std::io;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -59,17 +59,19 @@ struct BlockShape {
     h: usize,
 }
 
-impl Network {
+/// Output rows of a block with frequency stride `s` for `h` input rows.
+fn out_height(h: usize, s: usize) -> usize {
+    (h - 1) / s + 1
+}
+
+impl Shape {
     fn block_inputs(&self, bins: usize) -> Vec<BlockShape> {
         let mut h = bins;
         self.blocks
             .iter()
-            .map(|b| {
-                let shape = BlockShape {
-                    c: b.conv1.in_channels(),
-                    h,
-                };
-                h = b.conv1.out_height(h);
+            .map(|&(cin, _, s)| {
+                let shape = BlockShape { c: cin, h };
+                h = out_height(h, s);
                 shape
             })
             .collect()
@@ -86,8 +88,22 @@ impl Network {
             .collect()
     }
 
+    /// Peak bytes of activations for one utterance of `frames` frames run whole: the largest
+    /// block holds its input and two full-size working maps.
+    pub(crate) fn activation_bytes(&self, bins: usize, frames: usize) -> usize {
+        let mut h = bins;
+        let mut peak = 0usize;
+        for &(cin, cout, s) in &self.blocks {
+            let ho = out_height(h, s);
+            let planes = cin * h + 2 * cout * ho;
+            peak = peak.max(planes.saturating_mul(frames).saturating_mul(4));
+            h = ho;
+        }
+        peak
+    }
+
     /// Peak bytes of the tiled path's checkpoints (a source and the one being written).
-    pub fn tiled_checkpoint_bytes(&self, bins: usize, frames: usize) -> usize {
+    pub(crate) fn tiled_checkpoint_bytes(&self, bins: usize, frames: usize) -> usize {
         let shapes = self.block_inputs(bins);
         let cps = self.checkpointed(bins);
         let sizes: Vec<usize> = shapes
@@ -107,32 +123,26 @@ impl Network {
     /// Peak bytes of the tiled path other than checkpoints: one tile's working maps at the
     /// widest block, the spectrogram, and the GFE's full-length maps (it holds about three
     /// of its widest at once).
-    pub fn tiled_working_bytes(&self, bins: usize, frames: usize, tile_frames: usize) -> usize {
+    pub(crate) fn tiled_working_bytes(&self, bins: usize, frames: usize, tile_frames: usize) -> usize {
         let widest = self
             .block_inputs(bins)
             .iter()
             .map(|s| s.c * s.h)
             .max()
             .unwrap_or(0)
-            .max(
-                self.blocks
-                    .first()
-                    .map_or(0, |b| b.conv1.out_channels() * bins),
-            );
+            .max(self.blocks.first().map_or(0, |b| b.1 * bins));
         let halo = HALO_PER_BLOCK * self.blocks.len().min(5);
         let tile = 4 * widest * (tile_frames + 2 * halo);
-        let gfe = 3 * self
-            .dense_1
-            .conv
-            .out_channels()
-            .max(self.tdnn_1.conv.out_channels());
+        let gfe = 3 * self.dense.max(self.tdnn);
         (tile + (gfe + bins) * frames) * std::mem::size_of::<f32>()
     }
+}
 
-    /// [`Network::forward`] over time tiles with bounded memory; the same result up to
-    /// summation order. Fails only if a spill file cannot be written or read.
-    pub fn forward_tiled(
-        &self,
+/// [`Network::forward`] over time tiles with bounded memory; the same result up to
+/// summation order. Fails only if a spill file cannot be written or read.
+pub(crate) fn forward_tiled(
+        cpu: &Cpu,
+        net: &Network<Cpu>,
         spec: Vec<f32>,
         bins: usize,
         frames: usize,
@@ -143,14 +153,15 @@ impl Network {
             return Ok(Vec::new());
         }
         // This path exists to stay within a memory limit: no buffers kept from earlier calls.
-        super::buffers::release_all();
+        cpu.release_buffers();
         let tile = plan.tile_frames.max(1);
         let tiles: Vec<Range<usize>> = (0..frames)
             .step_by(tile)
             .map(|t0| t0..(t0 + tile).min(frames))
             .collect();
-        let shapes = self.block_inputs(bins);
-        let checkpointed = self.checkpointed(bins);
+        let shape = net.shape();
+        let shapes = shape.block_inputs(bins);
+        let checkpointed = shape.checkpointed(bins);
         let spill = plan.spill.as_deref();
 
         let mut source = Source::Spectrogram(Planes {
@@ -160,7 +171,7 @@ impl Network {
             w: frames,
         });
         let mut first = 0; // the block the source feeds
-        let mut gates: Vec<Vec<f32>> = Vec::with_capacity(self.blocks.len());
+        let mut gates: Vec<Vec<f32>> = Vec::with_capacity(net.blocks.len());
 
         // Reads a tile with its halo and runs blocks first..k with their gates; returns the
         // map and where the tile's core sits in it.
@@ -175,8 +186,9 @@ impl Network {
             let b = (core.end + halo).min(frames);
             let mut x = source.read(a..b)?;
             let mut start = a; // the frame x's first column holds
-            for (block, gate) in self.blocks[first..k].iter().zip(&gates[first..k]) {
-                x = block.forward_with_gate(&x, gate);
+            for (block, gate) in net.blocks[first..k].iter().zip(&gates[first..k]) {
+                let p = block.pre_se(cpu, &x);
+                x = block.finish(cpu, p, &x, gate);
                 // Drop the frames the block spoiled at edges that are not the utterance's ends:
                 // left in, their errors would grow block after block and leak into correct
                 // frames through the Winograd transforms' rounding.
@@ -192,31 +204,31 @@ impl Network {
             Ok((x, core.start - start..core.end - start))
         };
 
-        for (k, block) in self.blocks.iter().enumerate() {
+        for (k, block) in net.blocks.iter().enumerate() {
             let _span = tracing::debug_span!("tiled pass", block = %block.name).entered();
             let mut saved = if checkpointed[k] && k > first {
                 Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill)?)
             } else {
                 None
             };
-            let c = block.conv1.out_channels();
-            let h = block.conv1.out_height(shapes[k].h);
-            let mut sums = vec![0.0f64; block.se.squeeze_len(c, h)];
+            let c = block.cout;
+            let h = block.out_height(shapes[k].h);
+            let mut sums: Vec<f64> = Vec::new();
             for core in &tiles {
                 let (x, cols) = run_to(&source, first, k, &gates, core)?;
                 if let Some(cp) = &mut saved {
                     cp.write(core.start, &x, cols.clone())?;
                 }
-                let p = block.pre_se(&x);
-                let view = MapView {
-                    data: &p.data,
-                    h: p.h,
-                    w: p.w,
-                    cols,
-                };
-                block.se.accumulate(view, &mut sums);
+                let p = block.pre_se(cpu, &x);
+                let tile_sums = cpu.squeeze_sums(&p, block.se.axis(), cols);
+                cpu.release(p);
+                if sums.is_empty() {
+                    sums = tile_sums;
+                } else {
+                    sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
+                }
             }
-            gates.push(block.se.gate(&sums, c, h, frames));
+            gates.push(block.se.gate(&sums, (c, h, frames)));
             if let Some(cp) = saved {
                 source = Source::Checkpoint(cp);
                 first = k;
@@ -224,17 +236,16 @@ impl Network {
         }
 
         // The last pass runs the remaining blocks and tdnn_1 tile by tile.
-        let n = self.blocks.len();
-        let cout = self.tdnn_1.conv.out_channels();
+        let n = net.blocks.len();
+        let cout = net.tdnn_1.cout;
         let mut pre = vec![0.0f32; cout * frames];
         for core in &tiles {
             let (x, cols) = run_to(&source, first, n, &gates, core)?;
-            let y = self.tdnn_1.conv(&x.crop(cols.clone()).data, cols.len());
+            let y = net.tdnn_1.conv(cpu, &x.crop(cols.clone())).data;
             for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
                 dst[core.clone()].copy_from_slice(src);
             }
         }
         drop(source);
-        Ok(self.gfe(pre, frames, labels))
+        Ok(net.gfe(cpu, cpu.upload(pre, cout, 1, frames), labels))
     }
-}

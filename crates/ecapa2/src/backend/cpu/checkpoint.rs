@@ -5,7 +5,7 @@
 //! closed. The file is read and written with positioned I/O rather than mapped: its pages
 //! stay in the page cache, which the kernel can evict, instead of in this process's RSS.
 
-use super::lfe::Planes;
+use super::Planes;
 use std::fs::File;
 use std::io;
 use std::ops::Range;

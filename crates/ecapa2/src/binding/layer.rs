@@ -3,27 +3,12 @@
 
 use super::lookup::{Module, Usage};
 use crate::error::{Error, Result};
-use crate::network::gfe::DilatedConv;
 use crate::network::layers::{BatchNorm, Linear};
+use crate::network::weights::{ConvWeights, DilatedWeights};
 use std::borrow::Cow;
 
 /// Default BatchNorm eps when an archive does not state one (PyTorch's default).
 const DEFAULT_EPS: f64 = 1e-5;
-
-/// A bound convolution weight with its stated geometry.
-pub struct ConvWeights<'a> {
-    /// Flattened PyTorch-layout weight, borrowed from the archive where possible: the kernels
-    /// copy or transform it into their own layout anyway.
-    pub weight: Cow<'a, [f32]>,
-    /// Bias, if the module has one.
-    pub bias: Option<Vec<f32>>,
-    /// Output channels.
-    pub cout: usize,
-    /// Input channels.
-    pub cin: usize,
-    /// Stride along the first spatial axis.
-    pub stride: usize,
-}
 
 fn unsupported(m: &Module, what: String) -> Error {
     Error::Unsupported {
@@ -118,7 +103,11 @@ pub fn pointwise1d<'a>(
 }
 
 /// A Conv1d with kernel > 1, dilation and reflect padding (the Res2Net branch convs).
-pub fn dilated1d(m: &Module, channels: Option<usize>, usage: &Usage) -> Result<DilatedConv> {
+pub fn dilated1d<'a>(
+    m: &Module<'a>,
+    channels: Option<usize>,
+    usage: &Usage,
+) -> Result<DilatedWeights<'a>> {
     let (shape, weight) = m.tensor("weight", &[channels, channels, None], usage)?;
     let (cout, cin, k) = (shape[0], shape[1], shape[2]);
     let bias = match m.tensor_opt("bias") {
@@ -150,14 +139,12 @@ pub fn dilated1d(m: &Module, channels: Option<usize>, usage: &Usage) -> Result<D
             format!("kernel {k}, dilation {dilation}, padding {padding} (only length-preserving convs are implemented)"),
         ));
     }
-    // Split W (cout, cin, k) into k matrices W[:, :, j].
-    let taps = (0..k)
-        .map(|j| (0..cout * cin).map(|i| weight[i * k + j]).collect())
-        .collect();
-    Ok(DilatedConv {
-        taps,
+    Ok(DilatedWeights {
+        weight,
         bias,
+        cout,
         cin,
+        k,
         dilation: dilation as usize,
         padding: padding as usize,
     })

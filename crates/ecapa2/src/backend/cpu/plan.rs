@@ -1,16 +1,13 @@
 //! How much memory one call may use for activations, and which execution fits in it.
 //!
 //! An utterance runs whole (fastest) when its activations fit the limit; otherwise over time
-//! tiles ([`crate::network::tiled`]), with checkpoints in memory or, past the limit, spilled to
+//! tiles ([`super::tiled`]), with checkpoints in memory or, past the limit, spilled to
 //! a temporary file. Only if even the tiled path's working set exceeds the limit is the call
 //! refused, before any work, rather than killed by the OOM killer half-way through.
 
-use crate::network::tiled::TilePlan;
-use crate::network::Network;
+pub use super::tiled::TilePlan;
+use crate::network::Shape;
 use std::path::PathBuf;
-
-/// Environment variable that sets the default memory limit (`2G`, `1500M`, bytes).
-pub const MEMORY_ENV: &str = "ECAPA2_MAX_MEMORY";
 
 /// Without an explicit limit, activations below this never read the available memory.
 const CHECK_BYTES: usize = 1 << 30;
@@ -36,8 +33,8 @@ pub enum Execution {
 
 /// The execution [`Execution::Auto`] picks for `frames` frames under `limit` bytes (`None`:
 /// 80 % of available memory), or the reason none fits.
-pub fn plan(
-    network: &Network,
+pub(crate) fn plan(
+    network: &Shape,
     bins: usize,
     frames: usize,
     limit: Option<usize>,
@@ -105,29 +102,9 @@ pub(crate) fn gb(bytes: usize) -> f64 {
     bytes as f64 / 1e9
 }
 
-/// Parses a size such as `2G`, `1.5GiB`, `1500M`, `512MB` or plain bytes (binary units).
-pub fn parse_size(text: &str) -> Option<usize> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => return None,
-    };
-    let bytes = value * (1u64 << shift) as f64;
-    (bytes.is_finite() && bytes >= 1.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
-}
-
 /// `MemAvailable` from /proc/meminfo (Linux); `None` elsewhere, where only an explicit limit
 /// applies.
-pub fn available_memory() -> Option<usize> {
+pub(crate) fn available_memory() -> Option<usize> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -136,17 +113,70 @@ pub fn available_memory() -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+    use crate::backend::cpu::Cpu;
+    use crate::network::Network;
+
+    /// The tiny fixture's widths (8/12 over 256 bins), read from the committed archive.
+    fn tiny_shape() -> Shape {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny/model.pt");
+        let archive = ecapa2_archive::TorchScript::open(std::path::Path::new(path)).unwrap();
+        let bound = crate::binding::bind(&archive).unwrap();
+        let cpu = Cpu::new(1, crate::Precision::F32).unwrap();
+        Network::new(&cpu, &bound.network).unwrap().shape()
+    }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_size("1500M"), Some(1500 << 20));
-        assert_eq!(parse_size(" 4096 "), Some(4096));
-        assert_eq!(parse_size("12 kb"), Some(12 << 10));
-        for bad in ["", "G", "-1G", "2X", "0", "nanG"] {
-            assert_eq!(parse_size(bad), None, "{bad}");
+    fn activation_estimate_matches_closed_form() {
+        // The widest block is conv_2 (input 8×256 + two 8×256 maps).
+        assert_eq!(
+            tiny_shape().activation_bytes(256, 100),
+            (8 * 256 + 2 * 8 * 256) * 100 * 4
+        );
+    }
+
+    #[test]
+    fn the_limit_picks_the_execution() {
+        let net = tiny_shape();
+        let (bins, frames) = (256, 100_000); // about 17 minutes; nothing is allocated here
+        let whole = net.activation_bytes(bins, frames);
+        let checkpoints = net.tiled_checkpoint_bytes(bins, frames);
+        let working = net.tiled_working_bytes(bins, frames, 512);
+        assert!(working + checkpoints < whole, "tiling must save memory");
+        let dir = std::env::temp_dir().join("ecapa2-spill-test");
+
+        let at = |limit: usize| plan(&net, bins, frames, Some(limit), Some(&dir));
+        assert_eq!(at(whole), Ok(Execution::Whole));
+        match at(whole - 1) {
+            Ok(Execution::Tiled(p)) => assert_eq!((p.tile_frames, p.spill), (512, None)),
+            other => panic!("{other:?}"),
         }
+        match at(working + checkpoints - 1) {
+            Ok(Execution::Tiled(p)) => {
+                assert_eq!((p.tile_frames, p.spill), (512, Some(dir.clone())))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Below the 512-frame tile's working set, smaller tiles are tried before refusing.
+        match at(working - 1) {
+            Ok(Execution::Tiled(p)) => assert!(p.tile_frames < 512 && p.spill.is_some()),
+            other => panic!("{other:?}"),
+        }
+        let least = net.tiled_working_bytes(bins, frames, 64);
+        assert_eq!(
+            at(least - 1),
+            Err(Refusal {
+                needed: least,
+                limit: least - 1
+            })
+        );
+    }
+
+    #[test]
+    fn short_inputs_run_whole_without_a_limit() {
+        assert_eq!(
+            plan(&tiny_shape(), 256, 1000, None, None),
+            Ok(Execution::Whole)
+        );
     }
 }

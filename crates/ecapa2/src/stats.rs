@@ -1,8 +1,9 @@
-//! Statistics over time: the hierarchical feature taps and the pooling context.
+//! Sums and statistics over time, accumulated in f64: the feature taps, the SE squeezes and
+//! the pooling context.
 
 /// For each row of a `(c, t)` map: mean and unbiased variance (divisor t − 1, `torch.var`'s
 /// default), accumulated in f64. Returns `[means…, variances…]` (length 2c).
-pub fn mean_var(x: &[f32], c: usize, t: usize) -> Vec<f32> {
+pub(crate) fn mean_var(x: &[f32], c: usize, t: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 2 * c];
     for (i, row) in x.chunks_exact(t).take(c).enumerate() {
         let (m, v) = row_mean_var(row);
@@ -16,7 +17,7 @@ pub fn mean_var(x: &[f32], c: usize, t: usize) -> Vec<f32> {
 /// of dependent additions (4 cycles each), which made the SE squeezes ~5 % of a call; eight
 /// vectorise. Sums of a few thousand f32 values are exact or within an ulp of f64 in either
 /// order, far below anything the network can see.
-pub fn sum_f64(x: &[f32]) -> f64 {
+pub(crate) fn sum_f64(x: &[f32]) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = x.chunks_exact(8);
     let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
@@ -29,7 +30,7 @@ pub fn sum_f64(x: &[f32]) -> f64 {
 }
 
 /// Mean and unbiased variance of one row, in f64 (two passes for accuracy).
-pub fn row_mean_var(row: &[f32]) -> (f64, f64) {
+pub(crate) fn row_mean_var(row: &[f32]) -> (f64, f64) {
     let n = row.len() as f64;
     let m = sum_f64(row) / n;
     let ss = row.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>();

@@ -1,0 +1,103 @@
+//! How a model runs: threads, precision, memory limit, spill directory — values given to
+//! [`crate::Ecapa2::load_with`], never read from the environment by the library (the CLI and
+//! the Python package read `ECAPA2_*` variables and pass values down).
+
+pub use crate::backend::cpu::plan::{Execution, TilePlan};
+use crate::Precision;
+use std::path::PathBuf;
+
+/// Options for loading a model (a builder: `Options::new().threads(2).precision(...)`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub(crate) threads: Option<usize>,
+    pub(crate) precision: Precision,
+    pub(crate) max_memory: Option<usize>,
+    pub(crate) spill_dir: Option<PathBuf>,
+    pub(crate) execution: Execution,
+}
+
+impl Options {
+    /// The defaults: one worker per physical core, fp32, a memory limit of 80 % of the memory
+    /// available at the time of each long call, spill files in the system temporary directory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Worker threads of the model's own pool (at least 1; default: physical cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Precision of the 3×3 convolutions (default fp32). The bf16 modes need AMX-BF16; where
+    /// the CPU lacks it the model runs fp32, says so once in a warning, and
+    /// [`crate::Ecapa2::precision`] reports what runs.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Bytes of activations one utterance may use (weights not included). Longer inputs run
+    /// exactly over time tiles; an input that cannot fit even then is refused
+    /// ([`crate::Error::TooLong`]).
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
+    /// Directory for the tiled path's spill files (default: the system temporary directory).
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// Forces whole-utterance or tiled execution (tests and benchmarks).
+    #[doc(hidden)]
+    pub fn execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
+    }
+
+    /// The thread count these options resolve to.
+    pub(crate) fn resolved_threads(&self) -> usize {
+        self.threads.unwrap_or_else(num_cpus::get_physical).max(1)
+    }
+}
+
+/// Parses a size such as `2G`, `1.5GiB`, `1500M`, `512MB` or plain bytes (binary units), as
+/// front-ends read `--max-memory` and `ECAPA2_MAX_MEMORY`.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    let bytes = value * (1u64 << shift) as f64;
+    (bytes.is_finite() && bytes >= 1.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("1500M"), Some(1500 << 20));
+        assert_eq!(parse_size(" 4096 "), Some(4096));
+        assert_eq!(parse_size("12 kb"), Some(12 << 10));
+        for bad in ["", "G", "-1G", "2X", "0", "nanG"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+}
