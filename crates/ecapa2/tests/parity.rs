@@ -69,6 +69,43 @@ fn tiny_matches_reference() {
     check_fixture("tiny");
 }
 
+/// Widths of 16 and more: the Winograd and SIMD kernels every real user runs (the tiny
+/// fixtures' 8/12 channels take the im2col and direct paths).
+#[test]
+fn small_matches_reference_on_the_fast_path() {
+    check_fixture("small");
+}
+
+/// Fails if the fast path is silently skipped: the small fixture's 3×3 layers must run the
+/// Winograd kernels at the best SIMD level this CPU offers (the stem, one input channel, runs
+/// the direct kernel), never the im2col fallback.
+#[test]
+fn small_runs_winograd_at_the_best_simd_level() {
+    let model = Ecapa2::load_with(fixture("small/model.pt"), Options::new().threads(2)).unwrap();
+    let name = model.backend_name();
+    let best = ecapa2_kernels::SimdLevel::best();
+    assert!(
+        name.contains(&format!("winograd-{}", best.name())),
+        "expected Winograd at {} ({}): {name}",
+        best.name(),
+        ecapa2_kernels::cpu::features()
+    );
+    assert!(name.contains("direct"), "{name}");
+    assert!(!name.contains("im2col"), "{name}");
+}
+
+/// The tiled long-input path on the Winograd kernels: tiles far shorter than the cases.
+#[test]
+fn small_tiled_execution_matches_reference() {
+    check_fixture_with(
+        "small",
+        Execution::Tiled(TilePlan {
+            tile_frames: 40,
+            spill: None,
+        }),
+    );
+}
+
 #[test]
 fn variant_front_end_is_read_from_the_archive() {
     // n_fft 512, win 320 Hann, hop 128, BN eps 1e-3, all `Final`: nothing assumed.
