@@ -17,6 +17,7 @@
 //! Every error is an [`AudioError`] naming the file; nothing in this crate panics on bad input.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod channels;
 pub mod decode;

@@ -1,5 +1,7 @@
 //! `ecapa2`: ECAPA2 speaker embeddings from the command line.
 
+#![forbid(unsafe_code)]
+
 mod commands;
 mod inputs;
 mod model_source;

@@ -14,6 +14,7 @@
 //! No function panics on malformed input; every failure is a typed error.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod asnorm;
 pub mod embeddings;

@@ -17,6 +17,7 @@
 //! partial downloads are resumed, and downloads are checked by size and SHA-256.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod cache;
 mod config;

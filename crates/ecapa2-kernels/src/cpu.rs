@@ -21,7 +21,7 @@ pub fn features() -> CpuFeatures {
     *FEATURES.get_or_init(detect)
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn detect() -> CpuFeatures {
     CpuFeatures {
         avx2_fma: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
@@ -33,14 +33,15 @@ fn detect() -> CpuFeatures {
 
 /// AMX detection is not stable in `is_x86_feature_detected!`; CPUID leaf 7 EDX bit 22 says
 /// whether the core has AMX-BF16 (the OS must still grant tile state before use).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn cpuid_amx_bf16() -> bool {
     // CPUID exists on every x86_64 CPU; leaf 7 is valid when the max leaf is at least 7.
     let max_leaf = std::arch::x86_64::__cpuid(0).eax;
     max_leaf >= 7 && (std::arch::x86_64::__cpuid_count(7, 0).edx >> 22) & 1 == 1
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+/// Elsewhere, and under Miri (which interprets the portable paths only), no extensions.
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 fn detect() -> CpuFeatures {
     CpuFeatures::default()
 }

@@ -85,6 +85,11 @@ impl Direct {
         }
     }
 
+    /// Output rows `rows` at this kernel's SIMD level.
+    ///
+    /// # Safety
+    /// `self.level` runs on this CPU; `input` holds `(cin, h, w)` and `out` `(cout, ho, w)`
+    /// floats; no other thread accesses output rows `rows` during the call.
     unsafe fn run_rows(
         &self,
         input: *const f32,
@@ -103,6 +108,10 @@ impl Direct {
         }
     }
 
+    /// [`Direct::run_rows`] for one vector type.
+    ///
+    /// # Safety
+    /// As [`Direct::run_rows`], with `S`'s instructions available.
     #[inline(always)]
     unsafe fn rows<S: V16>(
         &self,
@@ -165,31 +174,17 @@ impl Direct {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn rows_avx512(
-    d: &Direct,
-    input: *const f32,
-    h: usize,
-    w: usize,
-    ho: usize,
-    out: *mut f32,
-    rows: std::ops::Range<usize>,
-) {
-    d.rows::<crate::simd::Z16>(input, h, w, ho, out, rows)
+per_level! {
+    /// [`Direct::rows`] for one SIMD level; the body's contract is [`Direct::run_rows`]'s.
+    unsafe fn rows_avx512 | rows_avx2(
+        d: &Direct,
+        input: *const f32,
+        h: usize,
+        w: usize,
+        ho: usize,
+        out: *mut f32,
+        rows: std::ops::Range<usize>,
+    ) {
+        d.rows::<V>(input, h, w, ho, out, rows)
+    }
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn rows_avx2(
-    d: &Direct,
-    input: *const f32,
-    h: usize,
-    w: usize,
-    ho: usize,
-    out: *mut f32,
-    rows: std::ops::Range<usize>,
-) {
-    d.rows::<crate::simd::Y16>(input, h, w, ho, out, rows)
-}
-

@@ -7,6 +7,9 @@
 
 #![warn(missing_docs)]
 
+// First: its `per_level!` macro is used by the kernels below.
+#[macro_use]
+mod simd;
 mod amx;
 mod context;
 pub mod conv3x3;
@@ -18,7 +21,6 @@ mod memory;
 pub mod naive;
 pub mod pointwise;
 mod precision;
-mod simd;
 mod winograd;
 
 pub use context::CpuContext;

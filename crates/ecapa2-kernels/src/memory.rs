@@ -9,7 +9,7 @@
 use std::ops::{Deref, DerefMut};
 
 /// Transparent huge page size on x86-64 and (4 KiB-granule) aarch64 Linux.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 const HUGE_PAGE: usize = 2 << 20;
 
 /// A zeroed, fixed-length `f32` buffer. On Linux, one of at least a huge page gets its own
@@ -22,8 +22,9 @@ pub(crate) struct LargeBuf {
 
 enum Store {
     Heap(Vec<f32>),
-    /// `len` floats at byte `offset` of `map`.
+    /// `len` floats at byte `offset` of `map` (never made under Miri, which cannot map).
     #[cfg(target_os = "linux")]
+    #[cfg_attr(miri, allow(dead_code))]
     Mapped {
         map: memmap2::MmapMut,
         offset: usize,
@@ -33,7 +34,8 @@ enum Store {
 impl LargeBuf {
     /// `len` zeros.
     pub(crate) fn zeroed(len: usize) -> Self {
-        #[cfg(target_os = "linux")]
+        // Miri cannot map memory: the heap store is the portable path it checks.
+        #[cfg(all(target_os = "linux", not(miri)))]
         if let Some(store) = mapped(len) {
             return Self { len, store };
         }
@@ -45,7 +47,7 @@ impl LargeBuf {
 }
 
 /// A mapping for `len` floats, or `None` when too small to gain or when mapping fails.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 fn mapped(len: usize) -> Option<Store> {
     let bytes = len.checked_mul(std::mem::size_of::<f32>())?;
     if bytes < HUGE_PAGE {

@@ -13,33 +13,113 @@
 //! asked to, which the caller must make valid (lanes outside the requested range are never
 //! touched, so pointers may point outside an allocation for those lanes).
 
+/// One entry point per x86 SIMD level for a kernel body written once: `per_level! { /// doc
+/// unsafe fn name_avx512 | name_avx2(args) { body } }` compiles `body` inside a
+/// `#[target_feature]` function per level, where `V` names that level's vector type ([`Z16`],
+/// [`Y16`]) and `NV` its vectors per GEMM panel (2, 1), so LLVM inlines the generic code and
+/// selects the level's instructions. The body's own safety contract carries over; each entry
+/// adds that the CPU has the level's features.
+macro_rules! per_level {
+    ($(#[$doc:meta])* unsafe fn $avx512:ident | $avx2:ident ($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// As the body's contract, on a CPU with AVX-512F, AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx512($($arg: $ty),*) {
+            #[allow(dead_code)]
+            type V = $crate::simd::Z16;
+            #[allow(dead_code)]
+            const NV: usize = 2;
+            $body
+        }
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// As the body's contract, on a CPU with AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx2($($arg: $ty),*) {
+            #[allow(dead_code)]
+            type V = $crate::simd::Y16;
+            #[allow(dead_code)]
+            const NV: usize = 1;
+            $body
+        }
+    };
+}
+
 /// Sixteen f32 lanes.
+///
+/// # Safety
+/// Every method: the implementing type's instructions must run on this CPU (the caller is a
+/// `#[target_feature]` function entered only after run-time detection); the pointer methods
+/// need exactly the lanes they touch to be valid for reads or writes.
 pub(crate) trait V16: Copy {
     /// All zeros.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn zero() -> Self;
     /// All lanes `x`.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn splat(x: f32) -> Self;
     /// `a + b`.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn add(self, b: Self) -> Self;
     /// `a - b`.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn sub(self, b: Self) -> Self;
     /// `self * b + c` (fused where the level has FMA).
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
     /// Lane-wise maximum with `b` (`max(NaN, 0)` may give either operand).
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn max(self, b: Self) -> Self;
     /// Loads 16 lanes (no alignment needed).
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn load(p: *const f32) -> Self;
     /// Stores 16 lanes (no alignment needed).
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn store(self, p: *mut f32);
     /// Loads lanes `lo..hi` from `p + lane`; the others are zero and are not read.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self;
     /// Stores lanes `lo..hi` to `p + lane`; the others are not written.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn store_lanes(self, p: *mut f32, lo: usize, hi: usize);
     /// Given 80 consecutive values `x` in `r[0..5]`, returns `e[k][j] = x[4j + k]` for
     /// `k in 0..6`, `j in 0..16` (the six taps of sixteen 6-wide windows at stride 4).
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn deinterleave4x6(r: &[Self; 5]) -> [Self; 6];
     /// Inverse of the first four outputs of [`V16::deinterleave4x6`]: given `o[k][j] = y[4j + k]`,
     /// returns the 64 values `y` as four consecutive vectors.
+    ///
+    /// # Safety
+    /// See [`V16`].
     unsafe fn interleave4(o: &[Self; 4]) -> [Self; 4];
 }
 
@@ -282,6 +362,9 @@ mod x86_avx2 {
     pub(crate) struct Y16(__m256, __m256);
 
     /// Per-half lane masks for lanes `lo..hi` (all bits set = active).
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
     #[inline(always)]
     unsafe fn masks(lo: usize, hi: usize) -> (__m256i, __m256i) {
         let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -295,6 +378,9 @@ mod x86_avx2 {
     }
 
     /// 4×4 transposes inside each 128-bit lane.
+    ///
+    /// # Safety
+    /// The CPU has AVX.
     #[inline(always)]
     unsafe fn transpose4(a: [__m256; 4]) -> [__m256; 4] {
         let t0 = _mm256_unpacklo_ps(a[0], a[1]);
@@ -310,6 +396,9 @@ mod x86_avx2 {
     }
 
     /// Taps 0..4 of the eight 4-strided windows in `a` (32 values): lane j = window j.
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
     #[inline(always)]
     unsafe fn deinterleave8(a: [__m256; 4]) -> [__m256; 4] {
         // After the in-lane transposes the windows are in order 0 2 4 6 | 1 3 5 7.
@@ -435,6 +524,8 @@ mod tests {
     use super::*;
 
     #[allow(clippy::needless_range_loop)]
+    /// # Safety
+    /// `S`'s instructions run on this CPU.
     unsafe fn check_shuffles<S: V16>(to: impl Fn(&S) -> [f32; 16]) {
         let x: Vec<f32> = (0..80).map(|i| i as f32).collect();
         let r = [0, 1, 2, 3, 4].map(|c| S::load(x[16 * c..].as_ptr()));
@@ -481,6 +572,8 @@ mod tests {
         if crate::cpu::SimdLevel::best() < crate::cpu::SimdLevel::Avx2 {
             return;
         }
+        /// # Safety
+        /// The CPU has AVX2 and FMA (checked above).
         #[target_feature(enable = "avx2,fma")]
         unsafe fn run() {
             check_shuffles::<Y16>(|v| {
@@ -498,6 +591,8 @@ mod tests {
         if crate::cpu::SimdLevel::best() != crate::cpu::SimdLevel::Avx512 {
             return;
         }
+        /// # Safety
+        /// The CPU has AVX-512F (checked above).
         #[target_feature(enable = "avx512f")]
         unsafe fn run() {
             check_shuffles::<Z16>(|v| {

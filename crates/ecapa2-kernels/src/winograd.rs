@@ -144,16 +144,16 @@ impl RowBlock<'_> {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn pack_avx512(g: &G, block: &RowBlock, planes: &mut [&mut [f32]], packed: &mut [f32]) {
-    pack_row_block(g, block, planes, packed)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn pack_avx2(g: &G, block: &RowBlock, planes: &mut [&mut [f32]], packed: &mut [f32]) {
-    pack_row_block(g, block, planes, packed)
+per_level! {
+    /// [`pack_row_block`] compiled for one SIMD level (no safety contract of its own).
+    unsafe fn pack_avx512 | pack_avx2(
+        g: &G,
+        block: &RowBlock,
+        planes: &mut [&mut [f32]],
+        packed: &mut [f32],
+    ) {
+        pack_row_block(g, block, planes, packed)
+    }
 }
 
 /// Transforms one row block into its chunks of the 36 planes, one input channel at a time,
@@ -426,11 +426,18 @@ impl Winograd {
         }
     }
 
+    /// Every phase of one block.
+    ///
+    /// # Safety
+    /// As [`Winograd::block`].
     unsafe fn run_block(&self, blk: &Block) {
         self.run_phases(blk, ALL_PHASES)
     }
 
     /// Runs the phases in the `phases` bit set (1 input, 2 GEMM, 4 output) of one block.
+    ///
+    /// # Safety
+    /// As [`Winograd::block`].
     unsafe fn run_phases(&self, blk: &Block, phases: u8) {
         match self.level {
             #[cfg(target_arch = "x86_64")]
@@ -442,6 +449,13 @@ impl Winograd {
     }
 
     /// Transform, multiply, transform back one block of tiles.
+    ///
+    /// # Safety
+    /// `self.level` runs on this CPU (it was lowered to what the CPU has at construction);
+    /// `blk.input` holds `(cin, h, w)` and `blk.out` `(cout, ho, w)` floats; `blk.v` and
+    /// `blk.m` hold 36 matrices `xi_stride` apart of `cin × ld` and `cout_pad × ld` floats
+    /// (and `blk.vb` one ξ's bf16 B tiles on the AMX path); no other thread accesses the
+    /// scratch, or the output elements of the block's tiles, during the call.
     #[inline(always)]
     unsafe fn block<S: Micro, const NV: usize>(&self, blk: &Block, phases: u8) {
         let (cin, cout_pad, ld) = (self.cin, self.cout_pad, blk.ld);
@@ -505,7 +519,7 @@ impl Winograd {
                 let mut m0 = 0;
                 while m0 < cout_pad {
                     let rows = self.mr.min(cout_pad - m0);
-                    S::gemm(
+                    micro_gemm::<S>(
                         rows,
                         half,
                         cin,
@@ -579,6 +593,10 @@ const PREFETCH_AHEAD: usize = 2;
 /// Prefetches (into L1) the input rows `input_tiles` will read for the same tiles of the
 /// next channel: the channel planes are far apart, which the hardware prefetchers do not
 /// follow.
+///
+/// # Safety
+/// None beyond the arguments' meaning: a prefetch never faults, and only addresses inside
+/// the `h × w` plane at `plane` are formed.
 #[inline(always)]
 unsafe fn prefetch_rows(plane: *const f32, h: usize, w: usize, band: usize, j0: usize, cnt: usize) {
     #[cfg(target_arch = "x86_64")]
@@ -617,19 +635,18 @@ const PORTABLE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "f
 
 const ALL_PHASES: u8 = 7;
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn block_avx512(this: &Winograd, blk: &Block, phases: u8) {
-    this.block::<crate::simd::Z16, 2>(blk, phases)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2(this: &Winograd, blk: &Block, phases: u8) {
-    this.block::<crate::simd::Y16, 1>(blk, phases)
+per_level! {
+    /// [`Winograd::block`] for one SIMD level (`NV` vectors of tiles per panel); the
+    /// body's contract is [`Winograd::block`]'s.
+    unsafe fn block_avx512 | block_avx2(this: &Winograd, blk: &Block, phases: u8) {
+        this.block::<V, NV>(blk, phases)
+    }
 }
 
 /// `Bᵀ d` for [`BT`], factored (15 operations instead of 24).
+///
+/// # Safety
+/// `S`'s instructions run on this CPU (see [`V16`]).
 #[inline(always)]
 unsafe fn bt6<S: V16>(d: &[S; 6]) -> [S; 6] {
     let c = |x: f32| S::splat(x);
@@ -647,6 +664,9 @@ unsafe fn bt6<S: V16>(d: &[S; 6]) -> [S; 6] {
 }
 
 /// `Aᵀ m` for [`AT`], factored.
+///
+/// # Safety
+/// `S`'s instructions run on this CPU (see [`V16`]).
 #[inline(always)]
 unsafe fn at6<S: V16>(m: &[S; 6]) -> [S; 4] {
     let c = |x: f32| S::splat(x);
@@ -663,6 +683,10 @@ unsafe fn at6<S: V16>(m: &[S; 6]) -> [S; 4] {
 /// Input transform of `cnt` (≤ 16) consecutive tiles `j0..` of row band `band` for one input
 /// channel `plane` (`h × w`). Tile `j` lands in lane `j − j0` of `V[ξ]` at `d0 + ξ·xi_stride`
 /// for lanes `< split`, at `d1 + ξ·xi_stride` for the others.
+///
+/// # Safety
+/// `S`'s instructions run on this CPU; `plane` holds `h × w` floats; the 36 destinations of
+/// every lane are valid for writes and not accessed by another thread.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn input_tiles<S: V16>(
@@ -724,6 +748,10 @@ unsafe fn input_tiles<S: V16>(
 
 /// Output transform + epilogue of `cnt` tiles (lanes of `src + ξ·xi_stride`) of row band `band`,
 /// time tiles `j0..`, into one output channel `plane` (`ho × w`).
+///
+/// # Safety
+/// `S`'s instructions run on this CPU; `src` holds the 36 ξ rows of `cnt` lanes; `plane`
+/// holds `ho × w` floats whose elements in these tiles no other thread accesses.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn output_tiles<S: V16>(
@@ -788,36 +816,50 @@ unsafe fn output_tiles<S: V16>(
 /// `rows × panel × Cin` product, negligible).
 trait Micro: V16 {
     /// `c (rows × panel, row stride ldc) = u (k × rows, packed) · v (k × panel)`; with `half`,
-    /// only the first 16 columns of a wider panel.
-    unsafe fn gemm(
-        rows: usize,
-        half: bool,
-        k: usize,
-        u: *const f32,
-        v: *const f32,
-        c: *mut f32,
-        ldc: usize,
-    );
+    /// only the first 16 columns of a wider panel. Its safety contract is
+    /// [`micro_gemm`]'s.
+    const GEMM: GemmFn;
 }
 
 type GemmFn = unsafe fn(usize, bool, usize, *const f32, *const f32, *mut f32, usize);
 
 impl<const FMA: bool> Micro for P16<FMA> {
-    #[inline(always)]
-    unsafe fn gemm(
-        rows: usize,
-        half: bool,
-        k: usize,
-        u: *const f32,
-        v: *const f32,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        let f: GemmFn = gemm_portable::<FMA>;
-        std::hint::black_box(f)(rows, half, k, u, v, c, ldc)
-    }
+    const GEMM: GemmFn = gemm_portable::<FMA>;
 }
 
+#[cfg(target_arch = "x86_64")]
+impl Micro for crate::simd::Y16 {
+    const GEMM: GemmFn = gemm_avx2;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Micro for crate::simd::Z16 {
+    const GEMM: GemmFn = gemm_avx512;
+}
+
+/// Calls `S`'s micro-kernel through an opaque pointer (see [`Micro`]).
+///
+/// # Safety
+/// `S`'s instructions run on this CPU; `u` holds `k × rows`, `v` `k × panel` floats; `c`
+/// holds `rows` rows of `ldc ≥ panel` floats that no other thread accesses.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro_gemm<S: Micro>(
+    rows: usize,
+    half: bool,
+    k: usize,
+    u: *const f32,
+    v: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    std::hint::black_box(S::GEMM)(rows, half, k, u, v, c, ldc)
+}
+
+/// The portable micro-kernel.
+///
+/// # Safety
+/// As [`micro_gemm`].
 #[inline(never)]
 unsafe fn gemm_portable<const FMA: bool>(
     rows: usize,
@@ -831,40 +873,10 @@ unsafe fn gemm_portable<const FMA: bool>(
     gemm::<P16<FMA>, 1>(rows, k, u, v, 16, c, ldc)
 }
 
-#[cfg(target_arch = "x86_64")]
-impl Micro for crate::simd::Y16 {
-    #[inline(always)]
-    unsafe fn gemm(
-        rows: usize,
-        half: bool,
-        k: usize,
-        u: *const f32,
-        v: *const f32,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        let f: GemmFn = gemm_avx2;
-        std::hint::black_box(f)(rows, half, k, u, v, c, ldc)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Micro for crate::simd::Z16 {
-    #[inline(always)]
-    unsafe fn gemm(
-        rows: usize,
-        half: bool,
-        k: usize,
-        u: *const f32,
-        v: *const f32,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        let f: GemmFn = gemm_avx512;
-        std::hint::black_box(f)(rows, half, k, u, v, c, ldc)
-    }
-}
-
+/// [`micro_gemm`] for AVX2.
+///
+/// # Safety
+/// As [`micro_gemm`], on a CPU with AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline(never)]
@@ -886,6 +898,9 @@ unsafe fn gemm_avx2(
 
 /// The 6 × 16 AVX2 kernel with named accumulators: the generic one, even on its own, kept
 /// one of its 12 accumulators in memory (LLVM 21), costing a third of the throughput.
+///
+/// # Safety
+/// As [`micro_gemm`] with 6 rows and a 16-wide panel, on a CPU with AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -935,6 +950,10 @@ unsafe fn kernel_avx2_6x16(k: usize, u: *const f32, v: *const f32, c: *mut f32, 
     }
 }
 
+/// [`micro_gemm`] for AVX-512.
+///
+/// # Safety
+/// As [`micro_gemm`], on a CPU with AVX-512F, AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline(never)]
@@ -955,6 +974,9 @@ unsafe fn gemm_avx512(
 }
 
 /// `c (rows × 16·NV, row stride ldc) = u (k × rows, packed) · v (k × 16·NV, row stride ldv)`.
+///
+/// # Safety
+/// As [`micro_gemm`]; `rows` is one of 12, 8, 6, 4, 2.
 #[inline(always)]
 unsafe fn gemm<S: V16, const NV: usize>(
     rows: usize,
@@ -975,6 +997,10 @@ unsafe fn gemm<S: V16, const NV: usize>(
     }
 }
 
+/// The register-blocked micro-kernel: `MR × 16·NV` accumulators.
+///
+/// # Safety
+/// As [`micro_gemm`] with `MR` rows.
 #[inline(always)]
 unsafe fn kernel<S: V16, const MR: usize, const NV: usize>(
     k: usize,

@@ -20,6 +20,9 @@
 //! the separate `ecapa2-kernels` crate. `docs/DESIGN.md` describes the seam.
 
 #![warn(missing_docs)]
+// One `unsafe` block in the whole crate: mapping the archive read-only (`model.rs`); the
+// kernels' unsafe code lives in `ecapa2-kernels`.
+#![deny(unsafe_code)]
 
 mod backend;
 mod binding;

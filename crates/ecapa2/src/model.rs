@@ -50,6 +50,7 @@ impl std::fmt::Debug for Ecapa2 {
 /// Maps `path` read-only, pre-faulted, or `None` (then the file is read instead). While the
 /// model binds, its tensors are read in place from the page cache: no copy of the ~100 MB
 /// archive into fresh (kernel-zeroed) memory, the largest part of a cold load.
+#[allow(unsafe_code)]
 fn map_file(path: &Path) -> Option<memmap2::Mmap> {
     let file = std::fs::File::open(path).ok()?;
     if file.metadata().ok()?.len() == 0 {
