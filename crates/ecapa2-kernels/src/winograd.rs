@@ -897,7 +897,10 @@ unsafe fn gemm_avx2(
 }
 
 /// The 6 × 16 AVX2 kernel with named accumulators: the generic one, even on its own, kept
-/// one of its 12 accumulators in memory (LLVM 21), costing a third of the throughput.
+/// one of its 12 accumulators in memory (LLVM 21). Re-measured with rustc 1.95 when the
+/// per-ISA copies were folded into `per_level!` (2026-12-04, `cargo bench -p ecapa2-kernels
+/// --bench conv3x3 -- --algos wino2 --threads 1 --shapes 1,4`): this kernel 233–283 GFLOP/s,
+/// the generic `kernel::<Y16, 6, 1>` 133–138, so this one hand-written kernel stays.
 ///
 /// # Safety
 /// As [`micro_gemm`] with 6 rows and a 16-wide panel, on a CPU with AVX2 and FMA.
