@@ -45,15 +45,6 @@ impl Decoded {
 pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
     let path = path.as_ref();
     let file_name = path.display().to_string();
-    let corrupt = |reason: String| AudioError::Corrupt {
-        file: file_name.clone(),
-        reason,
-    };
-    let unsupported = |reason: String| AudioError::Unsupported {
-        file: file_name.clone(),
-        reason,
-    };
-
     let io_error = |source| AudioError::Io {
         file: file_name.clone(),
         source,
@@ -65,9 +56,34 @@ pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
             "is a directory",
         )));
     }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let ext = path.extension().and_then(|e| e.to_str());
+    decode_source(&file_name, Box::new(file), ext)
+}
+
+/// [`decode`] for a file already in memory (as `ray.data.read_binary_files` gives it): `name`
+/// is used in errors and its extension, if any, as a format hint.
+pub fn decode_bytes(name: &str, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
+    let ext = Path::new(name).extension().and_then(|e| e.to_str());
+    decode_source(name, Box::new(std::io::Cursor::new(bytes)), ext)
+}
+
+fn decode_source(
+    file_name: &str,
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    ext: Option<&str>,
+) -> Result<Decoded, AudioError> {
+    let file_name = file_name.to_string();
+    let corrupt = |reason: String| AudioError::Corrupt {
+        file: file_name.clone(),
+        reason,
+    };
+    let unsupported = |reason: String| AudioError::Unsupported {
+        file: file_name.clone(),
+        reason,
+    };
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = ext {
         hint.with_extension(ext);
     }
 

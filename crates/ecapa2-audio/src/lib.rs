@@ -27,8 +27,8 @@ pub mod resample;
 pub mod validate;
 
 pub use channels::{mix_down, ChannelMode};
-pub use decode::{decode, Decoded};
+pub use decode::{decode, decode_bytes, Decoded};
 pub use error::AudioError;
-pub use load::{load, LoadOptions, Loaded};
+pub use load::{load, load_bytes, LoadOptions, Loaded};
 pub use resample::{resample, resampled_len};
 pub use validate::validate;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::channels::{channel_layout_name, mix_down, ChannelMode};
-use crate::decode::decode;
+use crate::decode::{decode, decode_bytes, Decoded};
 use crate::error::AudioError;
 use crate::resample::resample_named;
 use crate::validate::{check_finite, validate};
@@ -106,8 +106,17 @@ impl Loaded {
 /// Every error names `path`.
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
     let path = path.as_ref();
-    let name = path.display().to_string();
-    let decoded = decode(path)?;
+    prepare(path.display().to_string(), decode(path)?, opts)
+}
+
+/// [`load`] for a file already in memory; `name` (a path or key) is used in errors and as a
+/// format hint.
+pub fn load_bytes(name: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
+    prepare(name.to_string(), decode_bytes(name, bytes)?, opts)
+}
+
+/// Checks, channel handling and resampling of decoded audio.
+fn prepare(name: String, decoded: Decoded, opts: &LoadOptions) -> Result<Loaded, AudioError> {
     let source_rate = decoded.sample_rate;
     let source_channels = decoded.channels.len();
     let frames = decoded.frames();

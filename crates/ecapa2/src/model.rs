@@ -100,6 +100,13 @@ impl Ecapa2 {
         Self::load_with(fetched.path, options)
     }
 
+    /// Loads an archive held in memory (for instance shipped to a worker through Ray's object
+    /// store), without a file.
+    pub fn from_bytes(bytes: Vec<u8>, options: Options) -> Result<Self> {
+        let archive = TorchScript::from_owner(std::sync::Arc::new(bytes))?;
+        Self::from_archive(&archive, options)
+    }
+
     /// Binds an already-read archive.
     pub fn from_archive(archive: &TorchScript, options: Options) -> Result<Self> {
         let Bound {
