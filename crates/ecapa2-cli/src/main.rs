@@ -48,7 +48,8 @@ const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
 const MEMORY_ENV: &str = "ECAPA2_MAX_MEMORY";
 
 fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
-    s.parse().map_err(|e: ecapa2::UnknownPrecision| e.to_string())
+    s.parse()
+        .map_err(|e: ecapa2::UnknownPrecision| e.to_string())
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {

@@ -114,8 +114,16 @@ fn main() {
                 _ => continue,
             };
             let build = CpuContext::new(threads.iter().copied().max().unwrap_or(1)).unwrap();
-            let conv =
-                Conv3x3::with_algorithm(&build, &wt, cout, cin, s, ep.clone(), algo, Precision::F32);
+            let conv = Conv3x3::with_algorithm(
+                &build,
+                &wt,
+                cout,
+                cin,
+                s,
+                ep.clone(),
+                algo,
+                Precision::F32,
+            );
             let ho = conv.out_height(h);
             let flop = 2.0 * (cout * cin * 9 * ho * w) as f64;
             let mut y = vec![0.0f32; cout * ho * w];

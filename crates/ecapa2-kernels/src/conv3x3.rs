@@ -423,9 +423,15 @@ mod tests {
                 relu,
                 affine,
             };
-            let conv =
-                Conv3x3::with_algorithm(
-                &ctx, &wt, cout, cin, stride, ep.clone(), algorithm, precision,
+            let conv = Conv3x3::with_algorithm(
+                &ctx,
+                &wt,
+                cout,
+                cin,
+                stride,
+                ep.clone(),
+                algorithm,
+                precision,
             );
             let ho = conv.out_height(h);
             let mut y = vec![f32::NAN; cout * ho * w];

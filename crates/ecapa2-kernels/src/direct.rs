@@ -2,10 +2,10 @@
 //! time frames per vector: the `9·Cin` shifted input vectors of an output row chunk are loaded
 //! once and reused for every output channel, with the epilogue fused before the store.
 
+use crate::context::{CpuContext, SendPtr};
 use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
 use crate::simd::{P16, V16};
-use crate::context::{CpuContext, SendPtr};
 use rayon::prelude::*;
 
 /// The most input channels the direct kernel takes (its shifted inputs live on the stack).

@@ -65,7 +65,16 @@ pub fn matmul(
     );
     // SAFETY: the assert proves every (row, col) the GEMM writes lies inside `dst`, which is
     // borrowed mutably, so it cannot alias `lhs` or `rhs`.
-    unsafe { matmul_to_ptr(dst.as_mut_ptr(), dst_row_stride, lhs, rhs, accumulate, threads) }
+    unsafe {
+        matmul_to_ptr(
+            dst.as_mut_ptr(),
+            dst_row_stride,
+            lhs,
+            rhs,
+            accumulate,
+            threads,
+        )
+    }
 }
 
 /// [`matmul`] into a raw destination, for parallel tiles that each own a strided part of one

@@ -64,7 +64,11 @@ pub struct UnknownPrecision(pub String);
 
 impl std::fmt::Display for UnknownPrecision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown precision {:?}: expected f32, bf16 or bf16x3", self.0)
+        write!(
+            f,
+            "unknown precision {:?}: expected f32, bf16 or bf16x3",
+            self.0
+        )
     }
 }
 

@@ -22,11 +22,11 @@
 //! more adds in the transforms.
 
 use crate::amx;
+use crate::context::{CpuContext, SendPtr};
 use crate::cpu::SimdLevel;
 use crate::epilogue::Epilogue;
 use crate::memory::LargeBuf;
 use crate::precision::Precision;
-use crate::context::{CpuContext, SendPtr};
 use crate::simd::{P16, V16};
 use rayon::prelude::*;
 
@@ -98,29 +98,29 @@ fn pack_kernels(
     }
     ctx.install(|| {
         blocks
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(b, mut planes)| {
-            let m0 = b * mr;
-            let real = mr.min(cout.saturating_sub(m0));
-            let block = RowBlock {
-                weight: &weight[m0 * cin * 9..(m0 + real) * cin * 9],
-                cin,
-                rows: mr.min(cout_pad - m0),
-                real,
-            };
-            // The scratch is taken here, outside the per-level functions: a closure inside them
-            // would be compiled without their target features.
-            ctx.with_scratch(36 * block.stride(), |packed| match level {
-                // SAFETY: `level` is supported by this CPU (lowered by the caller).
-                #[cfg(target_arch = "x86_64")]
-                SimdLevel::Avx512 => unsafe { pack_avx512(&g, &block, &mut planes, packed) },
-                // SAFETY: as above.
-                #[cfg(target_arch = "x86_64")]
-                SimdLevel::Avx2 => unsafe { pack_avx2(&g, &block, &mut planes, packed) },
-                _ => pack_row_block(&g, &block, &mut planes, packed),
-            });
-        })
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(b, mut planes)| {
+                let m0 = b * mr;
+                let real = mr.min(cout.saturating_sub(m0));
+                let block = RowBlock {
+                    weight: &weight[m0 * cin * 9..(m0 + real) * cin * 9],
+                    cin,
+                    rows: mr.min(cout_pad - m0),
+                    real,
+                };
+                // The scratch is taken here, outside the per-level functions: a closure inside them
+                // would be compiled without their target features.
+                ctx.with_scratch(36 * block.stride(), |packed| match level {
+                    // SAFETY: `level` is supported by this CPU (lowered by the caller).
+                    #[cfg(target_arch = "x86_64")]
+                    SimdLevel::Avx512 => unsafe { pack_avx512(&g, &block, &mut planes, packed) },
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    SimdLevel::Avx2 => unsafe { pack_avx2(&g, &block, &mut planes, packed) },
+                    _ => pack_row_block(&g, &block, &mut planes, packed),
+                });
+            })
     });
     u
 }
@@ -1032,7 +1032,6 @@ unsafe fn kernel<S: V16, const MR: usize, const NV: usize>(
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

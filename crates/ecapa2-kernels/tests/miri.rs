@@ -9,7 +9,9 @@ use ecapa2_kernels::{naive, Algorithm, Conv3x3, CpuContext, Epilogue, Pointwise,
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 1000.0 - 0.5)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 1000.0 - 0.5
+        })
         .collect()
 }
 
@@ -28,8 +30,22 @@ fn every_conv_path_on_small_shapes() {
     let cases = [
         (1, 4, 5, 9, 1, Algorithm::Direct),
         (3, 5, 4, 7, 2, Algorithm::Im2col),
-        (16, 8, 5, 9, 1, Algorithm::Winograd(ecapa2_kernels::SimdLevel::Avx512)),
-        (16, 6, 6, 6, 2, Algorithm::Winograd(ecapa2_kernels::SimdLevel::Avx512)),
+        (
+            16,
+            8,
+            5,
+            9,
+            1,
+            Algorithm::Winograd(ecapa2_kernels::SimdLevel::Avx512),
+        ),
+        (
+            16,
+            6,
+            6,
+            6,
+            2,
+            Algorithm::Winograd(ecapa2_kernels::SimdLevel::Avx512),
+        ),
     ];
     for (cin, cout, h, w, s, algorithm) in cases {
         let x = values(cin * h * w, 1);
@@ -39,7 +55,16 @@ fn every_conv_path_on_small_shapes() {
             relu: true,
             affine: Some((vec![0.5; cout], values(cout, 4))),
         };
-        let conv = Conv3x3::with_algorithm(&ctx, &wt, cout, cin, s, ep.clone(), algorithm, Precision::F32);
+        let conv = Conv3x3::with_algorithm(
+            &ctx,
+            &wt,
+            cout,
+            cin,
+            s,
+            ep.clone(),
+            algorithm,
+            Precision::F32,
+        );
         let ho = conv.out_height(h);
         let mut y = vec![f32::NAN; cout * ho * w];
         conv.forward(&ctx, &x, h, w, &mut y);
@@ -48,7 +73,10 @@ fn every_conv_path_on_small_shapes() {
             ep.apply(c, &mut r[c * ho * w..(c + 1) * ho * w]);
         }
         let err = max_rel_err(&y, &r);
-        assert!(err < 1e-5, "{algorithm:?} cin {cin} h {h} w {w} s {s}: {err:e}");
+        assert!(
+            err < 1e-5,
+            "{algorithm:?} cin {cin} h {h} w {w} s {s}: {err:e}"
+        );
     }
 }
 

@@ -458,10 +458,7 @@ fn parity(dir: &Path, args: &Args) -> Res<()> {
     if let Some(t) = args.threads {
         options = options.threads(t);
     }
-    let model = Ecapa2::load_with(
-        dir.join("model.pt"),
-        options,
-    )?;
+    let model = Ecapa2::load_with(dir.join("model.pt"), options)?;
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden/manifest.json"))?)?;
     // Label files: every single label, then the composites the manifest lists ("all", "reorder").

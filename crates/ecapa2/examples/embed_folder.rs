@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         ) {
             continue;
         }
-        match ecapa2_audio::load(&path, &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples())) {
+        match ecapa2_audio::load(
+            &path,
+            &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples()),
+        ) {
             Ok(loaded) => {
                 names.push(path.display().to_string());
                 signals.push(loaded.signals.into_iter().next().unwrap_or_default());

@@ -11,7 +11,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("usage: features MODEL.pt AUDIO LABELS".into());
     };
     let model = ecapa2::Ecapa2::load(model)?;
-    let audio = ecapa2_audio::load(audio, &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples()))?;
+    let audio = ecapa2_audio::load(
+        audio,
+        &ecapa2_audio::LoadOptions::for_model(model.sample_rate(), model.min_samples()),
+    )?;
     let set: ecapa2::LabelSet = labels.parse()?;
     let features = model.features(&audio.signals[0], set)?;
     for label in set.iter() {

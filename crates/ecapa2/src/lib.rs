@@ -40,9 +40,9 @@ pub use error::{Error, Result};
 pub use features::Features;
 pub use labels::{Label, LabelSet};
 pub use model::Ecapa2;
+pub use options::{parse_size, Options};
 #[doc(hidden)]
 pub use options::{Execution, TilePlan};
-pub use options::{parse_size, Options};
 
 /// Sample rate the network expects.
 pub const SAMPLE_RATE: u32 = 16_000;

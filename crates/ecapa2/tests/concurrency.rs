@@ -12,7 +12,13 @@ use std::sync::Arc;
 fn utterances() -> Vec<Vec<f32>> {
     let (_, _, a) = npy(&fixture("small/golden/len48000.audio.npy"));
     let (_, _, b) = npy(&fixture("small/golden/len8037.audio.npy"));
-    vec![a.clone(), b.clone(), a[5000..21000].to_vec(), b[..4000].to_vec(), a[..321].to_vec()]
+    vec![
+        a.clone(),
+        b.clone(),
+        a[5000..21000].to_vec(),
+        b[..4000].to_vec(),
+        a[..321].to_vec(),
+    ]
 }
 
 fn model(threads: usize) -> Ecapa2 {
@@ -66,7 +72,12 @@ fn models_with_different_thread_counts_coexist() {
             std::thread::spawn(move || {
                 for (i, a) in audio.iter().enumerate() {
                     let got = model.features(a, LabelSet::all()).unwrap();
-                    assert_eq!(got.as_slice(), &want[t % 2][i][..], "model {} utterance {i}", t % 2);
+                    assert_eq!(
+                        got.as_slice(),
+                        &want[t % 2][i][..],
+                        "model {} utterance {i}",
+                        t % 2
+                    );
                 }
             })
         })

@@ -34,10 +34,7 @@ fn check_fixture_with(name: &str, execution: Execution) {
             .map(|l| (l.id().to_string(), LabelSet::from_labels([*l])))
             .collect();
         label_sets.push(("all".into(), LabelSet::all()));
-        label_sets.push((
-            "reorder".into(),
-            "embedding|gfe_1|pool".parse().unwrap(),
-        ));
+        label_sets.push(("reorder".into(), "embedding|gfe_1|pool".parse().unwrap()));
         for (file, labels) in label_sets {
             let (b, d, golden) = npy(&dir.join(format!("golden/{case}.{file}.npy")));
             assert_eq!(b, batch);
@@ -167,6 +164,10 @@ fn single_utterance_equals_batch_row() {
     let batch = model.features_batch(&mixed, LabelSet::all()).unwrap();
     for (row, got) in mixed.iter().zip(batch.iter()) {
         let alone = model.features(row, LabelSet::all()).unwrap();
-        assert_eq!(got, alone.as_slice(), "a batch row differs from the utterance alone");
+        assert_eq!(
+            got,
+            alone.as_slice(),
+            "a batch row differs from the utterance alone"
+        );
     }
 }

@@ -89,6 +89,11 @@ pub(crate) trait Backend: Send + Sync + Sized {
     fn mean_std(&self, x: &Self::Map, eps: f64) -> (Vec<f32>, Vec<f32>);
     /// Attentive statistics: per channel, softmax over frames of `logits + bias`, then the
     /// weighted mean and `sqrt(|weighted variance| + eps)` of `x`: `[μ…, σ…]`.
-    fn attentive_stats(&self, logits: &Self::Map, bias: &[f32], x: &Self::Map, eps: f64)
-        -> Vec<f32>;
+    fn attentive_stats(
+        &self,
+        logits: &Self::Map,
+        bias: &[f32],
+        x: &Self::Map,
+        eps: f64,
+    ) -> Vec<f32>;
 }

@@ -85,7 +85,12 @@ pub(crate) fn bind(archive: &TorchScript) -> Result<Bound<'_>> {
     let dense_1 = root
         .find("dense_1")
         .ok_or_else(|| missing("dense_1", "Conv1d k=1 → ReLU"))?;
-    let dense_1 = layers::pointwise1d(&dense_1.require("conv", "Conv1d")?, Some(width), None, &usage)?;
+    let dense_1 = layers::pointwise1d(
+        &dense_1.require("conv", "Conv1d")?,
+        Some(width),
+        None,
+        &usage,
+    )?;
     let c = dense_1.cout;
     report.push(format!("dense_1: Conv1d {width}→{c} (k=1) → ReLU"));
 

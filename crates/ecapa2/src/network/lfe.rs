@@ -70,7 +70,9 @@ impl<B: Backend> ConvBlock<B> {
     pub fn forward(&self, be: &B, x: &B::Map) -> B::Map {
         let p = self.pre_se(be, x);
         let w = be.shape(&p).2;
-        let gate = self.se.gate(&be.squeeze_sums(&p, self.se.axis(), 0..w), be.shape(&p));
+        let gate = self
+            .se
+            .gate(&be.squeeze_sums(&p, self.se.axis(), 0..w), be.shape(&p));
         self.finish(be, p, x, &gate)
     }
 

@@ -103,7 +103,14 @@ impl<B: Backend> Network<B> {
 
     /// Runs one utterance from its normalised log-spectrogram `(bins, frames)` and returns the
     /// requested features concatenated in network order. Stops after the deepest label needed.
-    pub fn forward(&self, be: &B, spec: Vec<f32>, bins: usize, frames: usize, labels: LabelSet) -> Vec<f32> {
+    pub fn forward(
+        &self,
+        be: &B,
+        spec: Vec<f32>,
+        bins: usize,
+        frames: usize,
+        labels: LabelSet,
+    ) -> Vec<f32> {
         if labels.deepest().is_none() {
             return Vec::new();
         }

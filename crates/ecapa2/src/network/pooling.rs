@@ -49,8 +49,10 @@ impl<B: Backend> AttentivePooling<B> {
             attention_x: be.prepare_pointwise(&matrix(x_part, hidden, c), None)?,
             attention_in: w.attention_in.clone(),
             attention_bn: w.attention_bn.clone(),
-            attention_out: be
-                .prepare_pointwise(&matrix(out.weight.clone(), out.out_features(), hidden), None)?,
+            attention_out: be.prepare_pointwise(
+                &matrix(out.weight.clone(), out.out_features(), hidden),
+                None,
+            )?,
             out_bias: out.bias.clone(),
             bn: w.bn.clone(),
         })

@@ -12,12 +12,12 @@ pub(crate) mod tiled;
 
 use super::{Axis, Backend};
 use crate::error::{Error, Result};
+use crate::labels::LabelSet;
 use crate::network::layers::BatchNorm;
 use crate::network::weights::{ConvWeights, DilatedWeights};
 use crate::network::Network;
-use crate::labels::LabelSet;
-use crate::Precision;
 use crate::stats;
+use crate::Precision;
 use buffers::Buffers;
 use ecapa2_kernels::matmul::{matmul, MatRef, Threads};
 use ecapa2_kernels::{Conv3x3, CpuContext, Epilogue, Pointwise};
@@ -116,11 +116,13 @@ impl Cpu {
         execution: &Execution,
     ) -> Result<Vec<f32>> {
         self.install(|| match execution {
-            Execution::Tiled(plan) => tiled::forward_tiled(self, network, spec, bins, frames, labels, plan)
-                .map_err(|source| Error::Spill {
-                    dir: plan.spill.clone().unwrap_or_default(),
-                    source,
-                }),
+            Execution::Tiled(plan) => tiled::forward_tiled(
+                self, network, spec, bins, frames, labels, plan,
+            )
+            .map_err(|source| Error::Spill {
+                dir: plan.spill.clone().unwrap_or_default(),
+                source,
+            }),
             Execution::Auto | Execution::Whole => {
                 Ok(network.forward(self, spec, bins, frames, labels))
             }

@@ -119,7 +119,10 @@ mod tests {
 
     /// The tiny fixture's widths (8/12 over 256 bins), read from the committed archive.
     fn tiny_shape() -> Shape {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny/model.pt");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/tiny/model.pt"
+        );
         let archive = ecapa2_archive::TorchScript::open(std::path::Path::new(path)).unwrap();
         let bound = crate::binding::bind(&archive).unwrap();
         let cpu = Cpu::new(1, crate::Precision::F32).unwrap();

@@ -123,7 +123,12 @@ impl Shape {
     /// Peak bytes of the tiled path other than checkpoints: one tile's working maps at the
     /// widest block, the spectrogram, and the GFE's full-length maps (it holds about three
     /// of its widest at once).
-    pub(crate) fn tiled_working_bytes(&self, bins: usize, frames: usize, tile_frames: usize) -> usize {
+    pub(crate) fn tiled_working_bytes(
+        &self,
+        bins: usize,
+        frames: usize,
+        tile_frames: usize,
+    ) -> usize {
         let widest = self
             .block_inputs(bins)
             .iter()
@@ -141,111 +146,111 @@ impl Shape {
 /// [`Network::forward`] over time tiles with bounded memory; the same result up to
 /// summation order. Fails only if a spill file cannot be written or read.
 pub(crate) fn forward_tiled(
-        cpu: &Cpu,
-        net: &Network<Cpu>,
-        spec: Vec<f32>,
-        bins: usize,
-        frames: usize,
-        labels: LabelSet,
-        plan: &TilePlan,
-    ) -> io::Result<Vec<f32>> {
-        if labels.deepest().is_none() {
-            return Ok(Vec::new());
-        }
-        // This path exists to stay within a memory limit: no buffers kept from earlier calls.
-        cpu.release_buffers();
-        let tile = plan.tile_frames.max(1);
-        let tiles: Vec<Range<usize>> = (0..frames)
-            .step_by(tile)
-            .map(|t0| t0..(t0 + tile).min(frames))
-            .collect();
-        let shape = net.shape();
-        let shapes = shape.block_inputs(bins);
-        let checkpointed = shape.checkpointed(bins);
-        let spill = plan.spill.as_deref();
-
-        let mut source = Source::Spectrogram(Planes {
-            data: spec,
-            c: 1,
-            h: bins,
-            w: frames,
-        });
-        let mut first = 0; // the block the source feeds
-        let mut gates: Vec<Vec<f32>> = Vec::with_capacity(net.blocks.len());
-
-        // Reads a tile with its halo and runs blocks first..k with their gates; returns the
-        // map and where the tile's core sits in it.
-        let run_to = |source: &Source,
-                      first: usize,
-                      k: usize,
-                      gates: &[Vec<f32>],
-                      core: &Range<usize>|
-         -> io::Result<(Planes, Range<usize>)> {
-            let halo = HALO_PER_BLOCK * (k - first + 1);
-            let a = core.start.saturating_sub(halo);
-            let b = (core.end + halo).min(frames);
-            let mut x = source.read(a..b)?;
-            let mut start = a; // the frame x's first column holds
-            for (block, gate) in net.blocks[first..k].iter().zip(&gates[first..k]) {
-                let p = block.pre_se(cpu, &x);
-                x = block.finish(cpu, p, &x, gate);
-                // Drop the frames the block spoiled at edges that are not the utterance's ends:
-                // left in, their errors would grow block after block and leak into correct
-                // frames through the Winograd transforms' rounding.
-                let left = if start > 0 { HALO_PER_BLOCK } else { 0 };
-                let right = if start + x.w < frames {
-                    HALO_PER_BLOCK
-                } else {
-                    0
-                };
-                x = x.crop(left..x.w - right);
-                start += left;
-            }
-            Ok((x, core.start - start..core.end - start))
-        };
-
-        for (k, block) in net.blocks.iter().enumerate() {
-            let _span = tracing::debug_span!("tiled pass", block = %block.name).entered();
-            let mut saved = if checkpointed[k] && k > first {
-                Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill)?)
-            } else {
-                None
-            };
-            let c = block.cout;
-            let h = block.out_height(shapes[k].h);
-            let mut sums: Vec<f64> = Vec::new();
-            for core in &tiles {
-                let (x, cols) = run_to(&source, first, k, &gates, core)?;
-                if let Some(cp) = &mut saved {
-                    cp.write(core.start, &x, cols.clone())?;
-                }
-                let p = block.pre_se(cpu, &x);
-                let tile_sums = cpu.squeeze_sums(&p, block.se.axis(), cols);
-                cpu.release(p);
-                if sums.is_empty() {
-                    sums = tile_sums;
-                } else {
-                    sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
-                }
-            }
-            gates.push(block.se.gate(&sums, (c, h, frames)));
-            if let Some(cp) = saved {
-                source = Source::Checkpoint(cp);
-                first = k;
-            }
-        }
-
-        // The last pass runs the remaining blocks and tdnn_1 tile by tile.
-        let n = net.blocks.len();
-        let cout = net.tdnn_1.cout;
-        let mut pre = vec![0.0f32; cout * frames];
-        for core in &tiles {
-            let (x, cols) = run_to(&source, first, n, &gates, core)?;
-            let y = net.tdnn_1.conv(cpu, &x.crop(cols.clone())).data;
-            for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
-                dst[core.clone()].copy_from_slice(src);
-            }
-        }
-        drop(source);
-        Ok(net.gfe(cpu, cpu.upload(pre, cout, 1, frames), labels))
+    cpu: &Cpu,
+    net: &Network<Cpu>,
+    spec: Vec<f32>,
+    bins: usize,
+    frames: usize,
+    labels: LabelSet,
+    plan: &TilePlan,
+) -> io::Result<Vec<f32>> {
+    if labels.deepest().is_none() {
+        return Ok(Vec::new());
     }
+    // This path exists to stay within a memory limit: no buffers kept from earlier calls.
+    cpu.release_buffers();
+    let tile = plan.tile_frames.max(1);
+    let tiles: Vec<Range<usize>> = (0..frames)
+        .step_by(tile)
+        .map(|t0| t0..(t0 + tile).min(frames))
+        .collect();
+    let shape = net.shape();
+    let shapes = shape.block_inputs(bins);
+    let checkpointed = shape.checkpointed(bins);
+    let spill = plan.spill.as_deref();
+
+    let mut source = Source::Spectrogram(Planes {
+        data: spec,
+        c: 1,
+        h: bins,
+        w: frames,
+    });
+    let mut first = 0; // the block the source feeds
+    let mut gates: Vec<Vec<f32>> = Vec::with_capacity(net.blocks.len());
+
+    // Reads a tile with its halo and runs blocks first..k with their gates; returns the
+    // map and where the tile's core sits in it.
+    let run_to = |source: &Source,
+                  first: usize,
+                  k: usize,
+                  gates: &[Vec<f32>],
+                  core: &Range<usize>|
+     -> io::Result<(Planes, Range<usize>)> {
+        let halo = HALO_PER_BLOCK * (k - first + 1);
+        let a = core.start.saturating_sub(halo);
+        let b = (core.end + halo).min(frames);
+        let mut x = source.read(a..b)?;
+        let mut start = a; // the frame x's first column holds
+        for (block, gate) in net.blocks[first..k].iter().zip(&gates[first..k]) {
+            let p = block.pre_se(cpu, &x);
+            x = block.finish(cpu, p, &x, gate);
+            // Drop the frames the block spoiled at edges that are not the utterance's ends:
+            // left in, their errors would grow block after block and leak into correct
+            // frames through the Winograd transforms' rounding.
+            let left = if start > 0 { HALO_PER_BLOCK } else { 0 };
+            let right = if start + x.w < frames {
+                HALO_PER_BLOCK
+            } else {
+                0
+            };
+            x = x.crop(left..x.w - right);
+            start += left;
+        }
+        Ok((x, core.start - start..core.end - start))
+    };
+
+    for (k, block) in net.blocks.iter().enumerate() {
+        let _span = tracing::debug_span!("tiled pass", block = %block.name).entered();
+        let mut saved = if checkpointed[k] && k > first {
+            Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill)?)
+        } else {
+            None
+        };
+        let c = block.cout;
+        let h = block.out_height(shapes[k].h);
+        let mut sums: Vec<f64> = Vec::new();
+        for core in &tiles {
+            let (x, cols) = run_to(&source, first, k, &gates, core)?;
+            if let Some(cp) = &mut saved {
+                cp.write(core.start, &x, cols.clone())?;
+            }
+            let p = block.pre_se(cpu, &x);
+            let tile_sums = cpu.squeeze_sums(&p, block.se.axis(), cols);
+            cpu.release(p);
+            if sums.is_empty() {
+                sums = tile_sums;
+            } else {
+                sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
+            }
+        }
+        gates.push(block.se.gate(&sums, (c, h, frames)));
+        if let Some(cp) = saved {
+            source = Source::Checkpoint(cp);
+            first = k;
+        }
+    }
+
+    // The last pass runs the remaining blocks and tdnn_1 tile by tile.
+    let n = net.blocks.len();
+    let cout = net.tdnn_1.cout;
+    let mut pre = vec![0.0f32; cout * frames];
+    for core in &tiles {
+        let (x, cols) = run_to(&source, first, n, &gates, core)?;
+        let y = net.tdnn_1.conv(cpu, &x.crop(cols.clone())).data;
+        for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
+            dst[core.clone()].copy_from_slice(src);
+        }
+    }
+    drop(source);
+    Ok(net.gfe(cpu, cpu.upload(pre, cout, 1, frames), labels))
+}

@@ -1,0 +1,326 @@
+//! `ecapa2._ecapa2`: the engine as a CPython extension module. The public Python API
+//! (`python/ecapa2/__init__.py`) wraps it: it turns any audio (numpy of any dtype, torch
+//! tensors, lists) into C-contiguous float32 arrays, and this module runs the engine with the
+//! GIL released.
+
+use ecapa2::{Ecapa2, LabelSet, Options, Precision};
+use ecapa2_audio::{AudioError, LoadOptions};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+create_exception!(
+    _ecapa2,
+    Ecapa2Error,
+    PyException,
+    "An archive that cannot be read or bound to the network, or another engine failure."
+);
+
+/// Engine errors as Python exceptions: bad audio and unknown labels are `ValueError`, a
+/// missing file `FileNotFoundError`, the rest (archive, binding, hub, memory) `Ecapa2Error`.
+fn engine_err(e: ecapa2::Error) -> PyErr {
+    use ecapa2::Error as E;
+    match &e {
+        E::AudioTooShort { .. }
+        | E::NonFinite { .. }
+        | E::UnknownLabel { .. }
+        | E::InBatch { .. } => PyValueError::new_err(e.to_string()),
+        E::Archive(a) if a.to_string().contains("No such file") => {
+            PyFileNotFoundError::new_err(e.to_string())
+        }
+        _ => Ecapa2Error::new_err(e.to_string()),
+    }
+}
+
+fn audio_err(e: AudioError) -> PyErr {
+    match &e {
+        AudioError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(e.to_string())
+        }
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+fn labels(label: &str) -> PyResult<LabelSet> {
+    label.parse().map_err(engine_err)
+}
+
+fn options(
+    threads: Option<usize>,
+    precision: &str,
+    max_memory: Option<usize>,
+) -> PyResult<Options> {
+    let precision: Precision = precision
+        .parse()
+        .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
+    let mut o = Options::new().precision(precision);
+    if let Some(t) = threads {
+        if t == 0 {
+            return Err(PyValueError::new_err("threads must be at least 1"));
+        }
+        o = o.threads(t);
+    }
+    if let Some(m) = max_memory {
+        o = o.max_memory(m);
+    }
+    Ok(o)
+}
+
+/// A loaded model (immutable; share it between threads).
+#[pyclass(frozen, module = "ecapa2._ecapa2")]
+struct Model {
+    inner: Ecapa2,
+}
+
+fn rows_to_array<'py>(
+    py: Python<'py>,
+    data: Vec<f32>,
+    rows: usize,
+    dim: usize,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    // Moves the vector into the array (no copy), then views it as (rows, dim).
+    PyArray1::from_vec(py, data).reshape([rows, dim])
+}
+
+#[pymethods]
+impl Model {
+    /// Loads a TorchScript archive.
+    #[staticmethod]
+    #[pyo3(signature = (path, threads=None, precision="f32", max_memory=None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        threads: Option<usize>,
+        precision: &str,
+        max_memory: Option<usize>,
+    ) -> PyResult<Self> {
+        let options = options(threads, precision, max_memory)?;
+        if !path.exists() {
+            return Err(PyFileNotFoundError::new_err(format!(
+                "{}: no such file",
+                path.display()
+            )));
+        }
+        let inner = py
+            .detach(|| Ecapa2::load_with(&path, options))
+            .map_err(engine_err)?;
+        Ok(Self { inner })
+    }
+
+    /// Loads an archive from its bytes.
+    #[staticmethod]
+    #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: Vec<u8>,
+        threads: Option<usize>,
+        precision: &str,
+        max_memory: Option<usize>,
+    ) -> PyResult<Self> {
+        let options = options(threads, precision, max_memory)?;
+        let inner = py
+            .detach(|| Ecapa2::from_bytes(data, options))
+            .map_err(engine_err)?;
+        Ok(Self { inner })
+    }
+
+    /// Fetches the official archive into the Hugging Face cache and loads it.
+    #[staticmethod]
+    #[pyo3(signature = (revision=None, threads=None, precision="f32", max_memory=None))]
+    fn from_hub(
+        py: Python<'_>,
+        revision: Option<String>,
+        threads: Option<usize>,
+        precision: &str,
+        max_memory: Option<usize>,
+    ) -> PyResult<Self> {
+        let options = options(threads, precision, max_memory)?;
+        let hub = ecapa2_hub::HubConfig::from_env();
+        let inner = py
+            .detach(|| Ecapa2::from_hub_with(&hub, revision.as_deref(), options))
+            .map_err(engine_err)?;
+        Ok(Self { inner })
+    }
+
+    /// Features of equal-length utterances `(B, N)` → `(B, D)`.
+    fn features<'py>(
+        &self,
+        py: Python<'py>,
+        audio: PyReadonlyArray2<'py, f32>,
+        label: &str,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let labels = labels(label)?;
+        let (b, n) = (audio.shape()[0], audio.shape()[1]);
+        // One copy of the input (a few bytes per sample), so that no Python thread can write
+        // to memory the engine reads while the GIL is released.
+        let owned: Vec<f32> = audio
+            .as_slice()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .to_vec();
+        let out = py
+            .detach(|| {
+                let rows: Vec<&[f32]> = if n == 0 {
+                    vec![&[][..]; b]
+                } else {
+                    owned.chunks_exact(n).collect()
+                };
+                self.inner.features_batch(&rows, labels)
+            })
+            .map_err(engine_err)?;
+        let (rows, dim) = (out.rows().max(b), out.dim());
+        rows_to_array(py, out.into_vec(), rows, dim)
+    }
+
+    /// Features of utterances of any lengths → `(B, D)`, each row exact.
+    fn batch<'py>(
+        &self,
+        py: Python<'py>,
+        audio: Vec<PyReadonlyArray1<'py, f32>>,
+        label: &str,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let labels = labels(label)?;
+        let owned = audio
+            .iter()
+            .map(|a| {
+                a.as_slice()
+                    .map(<[f32]>::to_vec)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))
+            })
+            .collect::<PyResult<Vec<Vec<f32>>>>()?;
+        let b = owned.len();
+        let out = py
+            .detach(|| {
+                let rows: Vec<&[f32]> = owned.iter().map(Vec::as_slice).collect();
+                self.inner.features_batch(&rows, labels)
+            })
+            .map_err(engine_err)?;
+        let dim = self.inner.dim(labels);
+        rows_to_array(py, out.into_vec(), b, dim)
+    }
+
+    /// Decodes, resamples and mixes a file to mono, then computes its features → `(D,)`.
+    fn embed_file<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        label: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let labels = labels(label)?;
+        let opts = LoadOptions::for_model(self.inner.sample_rate(), self.inner.min_samples());
+        let out = py.detach(|| -> PyResult<Vec<f32>> {
+            let loaded = ecapa2_audio::load(&path, &opts).map_err(audio_err)?;
+            Ok(self
+                .inner
+                .features(&loaded.signals[0], labels)
+                .map_err(engine_err)?
+                .into_vec())
+        })?;
+        Ok(PyArray1::from_vec(py, out))
+    }
+
+    /// Features of an audio file held in memory (`name` is used in errors and as a format
+    /// hint) → `((D,), duration in seconds)`.
+    fn embed_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        data: Vec<u8>,
+        label: &str,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64)> {
+        let labels = labels(label)?;
+        let opts = LoadOptions::for_model(self.inner.sample_rate(), self.inner.min_samples());
+        let (out, seconds) = py.detach(|| -> PyResult<(Vec<f32>, f64)> {
+            let loaded = ecapa2_audio::load_bytes(name, data, &opts).map_err(audio_err)?;
+            let f = self
+                .inner
+                .features(&loaded.signals[0], labels)
+                .map_err(engine_err)?;
+            Ok((f.into_vec(), loaded.duration_s))
+        })?;
+        Ok((PyArray1::from_vec(py, out), seconds))
+    }
+
+    /// Width of the features for `label`.
+    fn dim(&self, label: &str) -> PyResult<usize> {
+        Ok(self.inner.dim(labels(label)?))
+    }
+
+    /// Shortest accepted input, in samples.
+    #[getter]
+    fn min_samples(&self) -> usize {
+        self.inner.min_samples()
+    }
+
+    /// The sample rate the model expects.
+    #[getter]
+    fn sample_rate(&self) -> u32 {
+        self.inner.sample_rate()
+    }
+
+    /// Worker threads of the model's pool.
+    #[getter]
+    fn threads(&self) -> usize {
+        self.inner.threads()
+    }
+
+    /// The precision the convolutions run in.
+    #[getter]
+    fn precision(&self) -> String {
+        self.inner.precision().to_string()
+    }
+
+    /// The backend and kernel paths, e.g. `cpu (2 threads; direct, winograd-avx512)`.
+    #[getter]
+    fn backend(&self) -> String {
+        self.inner.backend_name()
+    }
+}
+
+/// Decodes a file to float32 mono at the model's rate (16 kHz): `(samples, 16000)`.
+#[pyfunction]
+#[pyo3(signature = (path, sample_rate=ecapa2::SAMPLE_RATE))]
+fn load_audio<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    sample_rate: u32,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, u32)> {
+    let opts = LoadOptions::for_model(sample_rate, 1);
+    let mut loaded = py
+        .detach(|| ecapa2_audio::load(&path, &opts))
+        .map_err(audio_err)?;
+    let signal = loaded.signals.swap_remove(0);
+    Ok((PyArray1::from_vec(py, signal), loaded.sample_rate))
+}
+
+/// The official archive's path in the Hugging Face cache, fetched first if needed (the Ray
+/// driver reads it once and ships its bytes to the workers).
+#[pyfunction]
+#[pyo3(signature = (revision=None))]
+fn hub_file(py: Python<'_>, revision: Option<String>) -> PyResult<String> {
+    let hub = ecapa2_hub::HubConfig::from_env();
+    let fetched = py
+        .detach(|| ecapa2_hub::fetch_official(&hub, revision.as_deref(), None))
+        .map_err(|e| Ecapa2Error::new_err(e.to_string()))?;
+    Ok(fetched.path.display().to_string())
+}
+
+/// Parses a size such as `2G` or `1500M` (as `ECAPA2_MAX_MEMORY` is written), or `None`.
+#[pyfunction]
+fn parse_size(text: &str) -> Option<usize> {
+    ecapa2::parse_size(text)
+}
+
+#[pymodule]
+fn _ecapa2(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(load_audio, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_size, m)?)?;
+    m.add_function(wrap_pyfunction!(hub_file, m)?)?;
+    m.add("Ecapa2Error", m.py().get_type::<Ecapa2Error>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+"""ECAPA2 speaker embeddings, a drop-in for the TorchScript ``ecapa2.pt``.
+
+>>> import ecapa2
+>>> model = ecapa2.Ecapa2.load("ecapa2.pt")        # or Ecapa2.from_hub()
+>>> emb = model(audio)                              # (N,) -> (192,), (B, N) -> (B, 192)
+>>> feats = model(audio, label="gfe_1|pool|embedding")
+>>> rows = model.batch([a, b, c])                   # any lengths, each row exact
+>>> audio, sr = ecapa2.load_audio("speech.mp3")     # float32 mono, 16 kHz
+
+The engine is Rust (no PyTorch needed); calls release the GIL, and one model may be called
+from many threads at once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._ecapa2 import Ecapa2Error, Model as _Model, __version__
+from ._ecapa2 import load_audio as _load_audio
+from ._ecapa2 import parse_size as _parse_size
+
+__all__ = ["Ecapa2", "Ecapa2Error", "load_audio", "LABELS", "__version__"]
+
+#: The feature labels, in network order (the order ``label=`` results always follow).
+LABELS = ("gfe_1", "gfe_2", "pool", "attention", "embedding")
+
+_THREADS_ENV = "ECAPA2_NUM_THREADS"
+_MEMORY_ENV = "ECAPA2_MAX_MEMORY"
+
+
+def _env_threads() -> Optional[int]:
+    value = os.environ.get(_THREADS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"{_THREADS_ENV}={value!r} is not a number of threads") from None
+    return threads if threads > 0 else None
+
+
+def _env_max_memory() -> Optional[int]:
+    value = os.environ.get(_MEMORY_ENV, "").strip()
+    if not value:
+        return None
+    size = _parse_size(value)
+    if size is None:
+        raise ValueError(f"{_MEMORY_ENV}={value!r} is not a size like 2G or 1500M")
+    return size
+
+
+def _as_float32(audio: Any) -> np.ndarray:
+    """Any audio as a float32 numpy array: numpy (float32/float64, or int16 scaled by
+    1/32768), a torch tensor (moved to the CPU), or anything with ``__array__``."""
+    if hasattr(audio, "detach") and hasattr(audio, "cpu") and hasattr(audio, "numpy"):
+        audio = audio.detach().cpu().numpy()
+    array = np.asarray(audio)
+    if array.dtype == np.int16:
+        return array.astype(np.float32) / np.float32(32768.0)
+    if array.dtype in (np.float32, np.float64):
+        return array.astype(np.float32, copy=False)
+    raise ValueError(
+        f"audio dtype {array.dtype} is not supported: use float32, float64 or int16 samples"
+    )
+
+
+class Ecapa2:
+    """An ECAPA2 model. Call it like the TorchScript model: ``model(audio, label=...)``."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model: _Model):
+        if not isinstance(model, _Model):
+            raise TypeError("use Ecapa2.load(path) or Ecapa2.from_hub()")
+        self._model = model
+
+    @classmethod
+    def load(
+        cls,
+        path: "str | os.PathLike[str]",
+        threads: Optional[int] = None,
+        precision: str = "f32",
+        max_memory: Optional[int] = None,
+    ) -> "Ecapa2":
+        """Loads a TorchScript archive such as the official ``ecapa2.pt``.
+
+        ``threads``: the model's own worker threads (default ``$ECAPA2_NUM_THREADS``, else the
+        physical cores). ``precision``: ``"f32"`` (default), or ``"bf16"``/``"bf16x3"`` on CPUs
+        with AMX-BF16. ``max_memory``: bytes of activations one call may use (default
+        ``$ECAPA2_MAX_MEMORY``, else 80 % of available memory); longer inputs run exactly over
+        time tiles.
+        """
+        return cls(
+            _Model.load(
+                os.fspath(path),
+                threads if threads is not None else _env_threads(),
+                precision,
+                max_memory if max_memory is not None else _env_max_memory(),
+            )
+        )
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        threads: Optional[int] = None,
+        precision: str = "f32",
+        max_memory: Optional[int] = None,
+    ) -> "Ecapa2":
+        """Loads an archive from its bytes (no file needed)."""
+        return cls(
+            _Model.from_bytes(
+                bytes(data),
+                threads if threads is not None else _env_threads(),
+                precision,
+                max_memory if max_memory is not None else _env_max_memory(),
+            )
+        )
+
+    @classmethod
+    def from_hub(
+        cls,
+        revision: Optional[str] = None,
+        threads: Optional[int] = None,
+        precision: str = "f32",
+        max_memory: Optional[int] = None,
+    ) -> "Ecapa2":
+        """Fetches the official ``ecapa2.pt`` (hub repo ``Jenthe/ECAPA2``) into the cache
+        shared with ``huggingface_hub`` (``HF_HOME``, ``HF_HUB_CACHE``, ``HF_ENDPOINT``,
+        ``HF_TOKEN``, ``HF_HUB_OFFLINE``) and loads it."""
+        return cls(
+            _Model.from_hub(
+                revision,
+                threads if threads is not None else _env_threads(),
+                precision,
+                max_memory if max_memory is not None else _env_max_memory(),
+            )
+        )
+
+    def __call__(self, audio: Any, label: str = "embedding") -> np.ndarray:
+        """Features of ``audio`` for ``label`` (``'|'``-separated, network order).
+
+        Shape ``(N,)`` gives ``(D,)``; ``(B, N)`` gives ``(B, D)`` (B utterances of equal
+        length), as the TorchScript model does. 16 kHz mono samples in [-1, 1].
+        """
+        array = _as_float32(audio)
+        if array.ndim == 1:
+            return self._model.features(np.ascontiguousarray(array[None, :]), label)[0]
+        if array.ndim == 2:
+            return self._model.features(np.ascontiguousarray(array), label)
+        raise ValueError(f"audio must have shape (N,) or (B, N), got {array.shape}")
+
+    def batch(self, audio: Iterable[Any], label: str = "embedding") -> np.ndarray:
+        """Features of utterances of any lengths: ``(len(audio), D)``. Each row equals what
+        that utterance alone gives (no padding effects)."""
+        rows = []
+        for i, a in enumerate(audio):
+            array = _as_float32(a)
+            if array.ndim != 1:
+                raise ValueError(f"batch item {i} must have shape (N,), got {array.shape}")
+            rows.append(np.ascontiguousarray(array))
+        return self._model.batch(rows, label)
+
+    def embed_file(self, path: "str | os.PathLike[str]", label: str = "embedding") -> np.ndarray:
+        """Decodes a file (WAV, FLAC, MP3, Ogg Vorbis; any rate and channel count), resamples
+        it to 16 kHz, mixes it to mono, and returns its features ``(D,)``."""
+        return self._model.embed_file(os.fspath(path), label)
+
+    def embed_bytes(self, data: bytes, name: str = "audio", label: str = "embedding") -> np.ndarray:
+        """As :meth:`embed_file` for a file held in memory; ``name`` (a path or key) appears in
+        errors and its extension is used as a format hint."""
+        return self._model.embed_bytes(name, bytes(data), label)[0]
+
+    def dim(self, label: str = "embedding") -> int:
+        """Width of the features for ``label``."""
+        return self._model.dim(label)
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest accepted input, in samples (321 for the released model)."""
+        return self._model.min_samples
+
+    @property
+    def sample_rate(self) -> int:
+        """The sample rate the model expects (16000)."""
+        return self._model.sample_rate
+
+    @property
+    def threads(self) -> int:
+        """Worker threads of the model's own pool."""
+        return self._model.threads
+
+    @property
+    def precision(self) -> str:
+        """The precision the convolutions run in."""
+        return self._model.precision
+
+    @property
+    def backend(self) -> str:
+        """The backend and kernel paths that run, e.g. ``cpu (2 threads; direct, winograd-avx512)``."""
+        return self._model.backend
+
+    def __repr__(self) -> str:
+        return f"Ecapa2(dim={self.dim()}, backend={self.backend!r}, precision={self.precision!r})"
+
+
+def load_audio(path: "str | os.PathLike[str]", sample_rate: int = 16000) -> Tuple[np.ndarray, int]:
+    """Decodes a file to float32 mono at ``sample_rate`` (16 kHz): ``(samples, sample_rate)``."""
+    return _load_audio(os.fspath(path), sample_rate)

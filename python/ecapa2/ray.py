@@ -1,0 +1,224 @@
+"""Embedding whole corpora on Ray Data.
+
+As a stateful callable class for ``map_batches`` (the model is loaded once per actor)::
+
+    import ray, ecapa2.ray
+    model = ray.put(open("ecapa2.pt", "rb").read())       # shipped once via the object store
+    ds = ray.data.read_binary_files(paths, include_paths=True)
+    ds = ds.map_batches(
+        ecapa2.ray.Embedder,
+        fn_constructor_kwargs={"model": model, "label": "embedding", "threads": 1},
+        compute=ray.data.ActorPoolStrategy(size=4),
+        batch_size=16,
+    )
+    ds.write_parquet("out/")
+
+Input batches carry a ``path`` column (files the actor decodes itself) or ``bytes`` + ``path``
+(decoded in memory, as ``read_binary_files(..., include_paths=True)`` gives them). Output
+batches keep ``path`` and add ``embedding`` (float32, ``(rows, D)``), ``error`` (``""`` when
+the row succeeded; a failed row's embedding is NaN) and ``duration_s``. One corrupt file never
+fails the job.
+
+As a program: ``python -m ecapa2.ray INPUT... --output OUT_DIR [--model PATH] [--label L]
+[--concurrency N] [--threads T] [--address ADDR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import Ecapa2, _ecapa2
+
+#: Extensions listed when a directory is given.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+
+
+def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
+    try:
+        import ray
+
+        if isinstance(model, ray.ObjectRef):
+            model = ray.get(model)
+    except ImportError:  # usable without Ray, e.g. in tests of the class itself
+        pass
+    if model is None:
+        return Ecapa2.from_hub(threads=threads, precision=precision)
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return Ecapa2.from_bytes(bytes(model), threads=threads, precision=precision)
+    return Ecapa2.load(model, threads=threads, precision=precision)
+
+
+class Embedder:
+    """A ``map_batches`` callable class: loads the model once, then embeds batches.
+
+    ``model``: the archive's bytes (or a Ray ``ObjectRef`` to them: workers need neither hub
+    access nor a shared filesystem), a path, or ``None`` for the official model from the hub.
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        label: str = "embedding",
+        threads: int = 1,
+        precision: str = "f32",
+    ):
+        self._model = _load_model(model, threads, precision)
+        self._label = label
+        self._dim = self._model.dim(label)
+
+    def __call__(self, batch: Dict[str, Any]) -> Dict[str, np.ndarray]:
+        paths = [str(p) for p in batch["path"]]
+        data = batch.get("bytes")
+        n = len(paths)
+        embedding = np.full((n, self._dim), np.nan, dtype=np.float32)
+        duration = np.zeros(n, dtype=np.float64)
+        error: List[str] = [""] * n
+        inner = self._model._model
+        for i, path in enumerate(paths):
+            try:
+                if data is not None:
+                    embedding[i], duration[i] = inner.embed_bytes(path, bytes(data[i]), self._label)
+                else:
+                    with open(path, "rb") as f:
+                        embedding[i], duration[i] = inner.embed_bytes(path, f.read(), self._label)
+            except Exception as e:  # one bad row must not fail the job
+                error[i] = f"{type(e).__name__}: {e}"
+        return {
+            "path": np.asarray(paths, dtype=object),
+            "embedding": embedding,
+            "error": np.asarray(error, dtype=object),
+            "duration_s": duration,
+        }
+
+
+def list_inputs(inputs: List[str]) -> List[str]:
+    """Files, directories (recursively, audio extensions only) and ``@list`` files (one path
+    per line), in order, without duplicates."""
+    out: List[str] = []
+    seen = set()
+
+    def add(path: str) -> None:
+        path = os.path.abspath(path)
+        if path not in seen:
+            seen.add(path)
+            out.append(path)
+
+    for item in inputs:
+        if item.startswith("@"):
+            with open(item[1:], encoding="utf-8") as f:
+                for line in f:
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        add(line)
+        elif os.path.isdir(item):
+            for root, dirs, files in os.walk(item):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.lower().endswith(AUDIO_EXTENSIONS):
+                        add(os.path.join(root, name))
+        elif os.path.exists(item):
+            add(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or directory")
+    return out
+
+
+def run(
+    files: List[str],
+    output: str,
+    model_bytes: bytes,
+    label: str = "embedding",
+    concurrency: int = 2,
+    threads: int = 1,
+    batch_size: int = 8,
+) -> Dict[str, float]:
+    """Runs the pipeline on the connected Ray cluster and writes Parquet to ``output``;
+    returns the summary. Needs ``ray.init()`` first."""
+    import ray
+
+    total_cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    # Logical CPU requests that leave room for the reading tasks, so that a small machine
+    # (2 CPUs, 2 actors) cannot stall with every slot held by an idle actor.
+    actor_cpus = max(0.25, min(float(threads), (total_cpus - 0.5) / max(concurrency, 1)))
+    model_ref = ray.put(model_bytes)
+    started = time.time()
+    ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=0.25)
+    ds = ds.map_batches(
+        Embedder,
+        fn_constructor_kwargs={"model": model_ref, "label": label, "threads": threads},
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        batch_size=batch_size,
+        num_cpus=actor_cpus,
+    )
+    ds.write_parquet(output)
+    elapsed = time.time() - started
+    table = ray.data.read_parquet(output).select_columns(["error", "duration_s"]).to_pandas()
+    failed = int((table["error"] != "").sum())
+    seconds = float(table["duration_s"].sum())
+    return {
+        "files": float(len(table)),
+        "failed": float(failed),
+        "audio_hours": seconds / 3600.0,
+        "seconds": elapsed,
+        "files_per_second": len(table) / elapsed if elapsed > 0 else 0.0,
+        "audio_seconds_per_second": seconds / elapsed if elapsed > 0 else 0.0,
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m ecapa2.ray",
+        description="Embed audio files on Ray Data and write Parquet (path, embedding, error).",
+    )
+    p.add_argument("inputs", nargs="+", help="audio files, directories (recursive) or @list files")
+    p.add_argument("--output", required=True, help="output directory for the Parquet files")
+    p.add_argument("--model", help="TorchScript archive (default: the official one from the hub)")
+    p.add_argument("--label", default="embedding", help="feature labels, e.g. gfe_1|pool")
+    p.add_argument("--concurrency", type=int, default=2, help="actors (model copies)")
+    p.add_argument("--threads", type=int, default=1, help="engine threads per actor")
+    p.add_argument("--batch-size", type=int, default=8, help="files per batch")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    args = p.parse_args(argv)
+    try:
+        files = list_inputs(args.inputs)
+        if not files:
+            print("error: no audio files found", file=sys.stderr)
+            return 1
+        path = args.model or _ecapa2.hub_file(None)
+        with open(path, "rb") as f:
+            model_bytes = f.read()
+        # Fail before starting Ray if the archive or the label is unusable.
+        Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label)
+        import ray
+
+        ray.init(address=args.address, ignore_reinit_error=True, log_to_driver=False)
+        summary = run(
+            files,
+            os.path.abspath(args.output),
+            model_bytes,
+            label=args.label,
+            concurrency=args.concurrency,
+            threads=args.threads,
+            batch_size=args.batch_size,
+        )
+    except Exception as e:
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"{int(summary['files'])} files, {int(summary['failed'])} failed, "
+        f"{summary['audio_hours']:.3f} h of audio in {summary['seconds']:.1f} s "
+        f"({summary['files_per_second']:.2f} files/s, "
+        f"{summary['audio_seconds_per_second']:.1f} audio-s/s) -> {args.output}",
+        file=sys.stderr,
+    )
+    return 2 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

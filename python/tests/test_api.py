@@ -1,0 +1,164 @@
+"""The Python API against the committed fixtures' PyTorch goldens, its inputs, errors and
+threads (relative L2 ≤ 1e-4 per feature block, as the Rust parity suite)."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+import ecapa2
+from conftest import FIXTURES, LABELS, cli_embeddings, rel_l2
+
+TOLERANCE = 1e-4
+
+
+def golden(name, case, file):
+    return np.load(FIXTURES / name / "golden" / f"{case}.{file}.npy")
+
+
+def cases(name):
+    manifest = json.loads((FIXTURES / name / "golden" / "manifest.json").read_text())
+    return [c["name"] for c in manifest["cases"]]
+
+
+@pytest.fixture(scope="module", params=["tiny", "small"])
+def fixture_model(request):
+    return request.param, ecapa2.Ecapa2.load(FIXTURES / request.param / "model.pt", threads=2)
+
+
+def test_every_label_matches_pytorch(fixture_model):
+    name, model = fixture_model
+    files = [(l, l) for l in LABELS] + [("all", "|".join(LABELS)), ("reorder", "embedding|gfe_1|pool")]
+    for case in cases(name):
+        audio = golden(name, case, "audio")
+        for file, label in files:
+            want = golden(name, case, file)
+            got = model(audio, label=label)  # (B, N) -> (B, D), like the TorchScript model
+            assert got.shape == want.shape and got.dtype == np.float32
+            offset = 0
+            for block in [l for l in LABELS if l in label.split("|")]:
+                width = model.dim(block)
+                for row in range(audio.shape[0]):
+                    err = rel_l2(got[row, offset:offset + width], want[row, offset:offset + width])
+                    assert err <= TOLERANCE, f"{name}/{case}/{file} row {row} {block}: {err:.2e}"
+                offset += width
+            assert offset == model.dim(label)
+
+
+def test_shapes_and_input_kinds():
+    model = ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")
+    audio = golden("tiny", "batch2_len12345", "audio")
+    two = model(audio)
+    assert two.shape == (2, model.dim())
+    one = model(audio[1])
+    assert one.shape == (model.dim(),)
+    np.testing.assert_array_equal(one, two[1])
+    # Lists, float64 and non-contiguous views give the same values.
+    np.testing.assert_array_equal(model(audio[1].tolist()), one)
+    np.testing.assert_array_equal(model(audio[1].astype(np.float64)), one)
+    strided = np.repeat(audio[1], 2)[::2]
+    np.testing.assert_array_equal(model(strided), one)
+    # int16 is scaled by 1/32768, as torchaudio loads PCM16.
+    pcm = np.round(audio[1] * 32767).astype(np.int16)
+    np.testing.assert_array_equal(model(pcm), model(pcm.astype(np.float32) / 32768.0))
+
+
+def test_torch_tensors_if_installed():
+    torch = pytest.importorskip("torch")
+    model = ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")
+    audio = golden("tiny", "len8037", "audio")
+    np.testing.assert_array_equal(model(torch.from_numpy(audio)), model(audio))
+
+
+def test_batch_of_mixed_lengths_equals_single_calls():
+    model = ecapa2.Ecapa2.load(FIXTURES / "small" / "model.pt", threads=2)
+    a = golden("small", "len48000", "audio")[0]
+    b = golden("small", "len8037", "audio")[0]
+    items = [a, b[:4000], a[1000:17000], b]
+    out = model.batch(items, label="gfe_1|embedding")
+    assert out.shape == (4, model.dim("gfe_1|embedding"))
+    for row, item in zip(out, items):
+        np.testing.assert_array_equal(row, model(item, label="gfe_1|embedding"))
+
+
+def test_attributes():
+    model = ecapa2.Ecapa2.load(FIXTURES / "small" / "model.pt", threads=1)
+    assert model.sample_rate == 16000
+    assert model.min_samples == 321
+    assert model.threads == 1
+    assert model.precision == "f32"
+    assert "winograd" in model.backend
+    assert model.dim("gfe_1|pool") == 2 * 128 + 2 * 192
+
+
+def test_errors():
+    model = ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")
+    with pytest.raises(ValueError, match="at least 321"):
+        model(np.zeros(100, np.float32))
+    bad = np.zeros(4000, np.float32)
+    bad[7] = np.nan
+    with pytest.raises(ValueError, match="sample 7"):
+        model(bad)
+    with pytest.raises(ValueError, match="gfe_1, gfe_2, pool, attention, embedding"):
+        model(np.zeros(4000, np.float32), label="gfe_1|lfe_2")
+    with pytest.raises(ValueError, match="shape"):
+        model(np.zeros((2, 2, 4000), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        model(np.zeros(4000, np.int32))
+    with pytest.raises(ValueError, match="batch row 1"):
+        model.batch([np.zeros(4000, np.float32), np.zeros(10, np.float32)])
+    with pytest.raises(FileNotFoundError):
+        ecapa2.Ecapa2.load(FIXTURES / "no-such.pt")
+    with pytest.raises(FileNotFoundError):
+        model.embed_file(FIXTURES / "audio" / "no-such.wav")
+    with pytest.raises(ValueError, match="unsupported|corrupt"):
+        model.embed_file(FIXTURES / "audio" / "not_audio.wav")
+    for broken in ("truncated.pt", "missing_tensor.pt", "wrong_shape.pt"):
+        with pytest.raises(ecapa2.Ecapa2Error):
+            ecapa2.Ecapa2.load(FIXTURES / "broken" / broken)
+    with pytest.raises(ValueError, match="precision"):
+        ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", precision="f8")
+
+
+def test_concurrent_calls_from_threads_equal_sequential():
+    model = ecapa2.Ecapa2.load(FIXTURES / "small" / "model.pt", threads=2)
+    audio = [golden("small", c, "audio")[0] for c in ("len4000", "len8037", "len16000")]
+    want = [model(a, label="gfe_2|embedding") for a in audio]
+    failures = []
+
+    def work(t):
+        for k in range(6):
+            i = (k + t) % len(audio)
+            got = model(audio[i], label="gfe_2|embedding")
+            if not np.array_equal(got, want[i]):
+                failures.append((t, i))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_load_audio_and_embed_file_match_the_cli(cli):
+    model_path = FIXTURES / "tiny" / "model.pt"
+    model = ecapa2.Ecapa2.load(model_path)
+    files = [FIXTURES / "audio" / f for f in ("speech_16k.flac", "stereo_44k.wav", "speech_16k.mp3")]
+    from_cli = cli_embeddings(cli, model_path, files)
+    for f in files:
+        audio, sr = ecapa2.load_audio(f)
+        assert sr == 16000 and audio.dtype == np.float32 and audio.ndim == 1
+        by_array = model(audio)
+        np.testing.assert_array_equal(model.embed_file(f), by_array)
+        np.testing.assert_array_equal(model.embed_bytes(f.read_bytes(), name=str(f)), by_array)
+        np.testing.assert_allclose(by_array, from_cli[str(f)], rtol=0, atol=1e-6)
+
+
+def test_environment_sets_defaults(monkeypatch):
+    monkeypatch.setenv("ECAPA2_NUM_THREADS", "1")
+    assert ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt").threads == 1
+    monkeypatch.setenv("ECAPA2_MAX_MEMORY", "lots")
+    with pytest.raises(ValueError, match="ECAPA2_MAX_MEMORY"):
+        ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")

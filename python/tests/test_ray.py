@@ -1,0 +1,72 @@
+"""A real local Ray job over the audio fixtures plus a corrupt file: the Parquet rows equal the
+CLI's embeddings (1e-6), the corrupt row carries its error and a NaN embedding, and the
+program entry point reports it with exit code 2."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+import ecapa2.ray  # noqa: E402
+from conftest import FIXTURES, cli_embeddings  # noqa: E402
+
+GOOD = ["speech_16k.wav", "speech_16k.flac", "speech_16k.mp3", "speech_16k.ogg", "stereo_44k.wav", "speech2_16k.wav"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("audio")
+    for name in GOOD:
+        shutil.copy(FIXTURES / "audio" / name, folder / name)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage that is not audio")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    # Enough logical CPU slots for two actors and the reading tasks on a 2-core machine.
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield
+    ray.shutdown()
+
+
+def read_rows(output):
+    rows = ray.data.read_parquet(str(output)).to_pandas()
+    return {r.path: r for r in rows.itertuples()}
+
+
+def test_job_matches_the_cli_and_keeps_going_past_a_corrupt_file(inputs, local_ray, tmp_path, cli):
+    model_path = FIXTURES / "tiny" / "model.pt"
+    files = ecapa2.ray.list_inputs([str(inputs)])
+    assert len(files) == len(GOOD) + 1
+    summary = ecapa2.ray.run(files, str(tmp_path / "out"), model_path.read_bytes(), concurrency=2, threads=1, batch_size=2)
+    assert summary["files"] == len(files) and summary["failed"] == 1
+    rows = read_rows(tmp_path / "out")
+    want = cli_embeddings(cli, model_path, [f for f in files if not f.endswith("corrupt.wav")])
+    assert len(want) == len(GOOD)
+    for path, vector in want.items():
+        row = rows[path]
+        assert row.error == ""
+        np.testing.assert_allclose(np.asarray(row.embedding, np.float32), vector, rtol=0, atol=1e-6)
+    bad = rows[str(inputs / "corrupt.wav")]
+    assert "corrupt" in bad.error or "unsupported" in bad.error
+    assert np.isnan(np.asarray(bad.embedding, np.float32)).all()
+
+
+def test_program_entry_point(inputs, tmp_path):
+    out = tmp_path / "cli-out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecapa2.ray", str(inputs), "--output", str(out), "--model", str(FIXTURES / "tiny" / "model.pt"), "--concurrency", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr  # one row failed
+    assert f"{len(GOOD) + 1} files, 1 failed" in proc.stderr
+    assert list(out.glob("*.parquet"))
+    bad = subprocess.run([sys.executable, "-m", "ecapa2.ray", str(tmp_path / "nothing-here"), "--output", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "no such file" in bad.stderr
