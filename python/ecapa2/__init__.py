@@ -113,7 +113,7 @@ class Ecapa2:
         """Loads an archive from its bytes (no file needed)."""
         return cls(
             _Model.from_bytes(
-                bytes(data),
+                data if isinstance(data, bytes) else bytes(data),
                 threads if threads is not None else _env_threads(),
                 precision,
                 max_memory if max_memory is not None else _env_max_memory(),

@@ -50,7 +50,8 @@ def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
     if model is None:
         return Ecapa2.from_hub(threads=threads, precision=precision)
     if isinstance(model, (bytes, bytearray, memoryview)):
-        return Ecapa2.from_bytes(bytes(model), threads=threads, precision=precision)
+        # bytes are read in place; the caller's reference goes when this returns.
+        return Ecapa2.from_bytes(model, threads=threads, precision=precision)
     return Ecapa2.load(model, threads=threads, precision=precision)
 
 

@@ -11,6 +11,7 @@ use numpy::{
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use std::path::PathBuf;
 
 create_exception!(
@@ -70,6 +71,15 @@ fn options(
     Ok(o)
 }
 
+/// Python bytes the engine reads in place while it binds a model.
+struct Held(PyBackedBytes);
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// A loaded model (immutable; share it between threads).
 #[pyclass(frozen, module = "ecapa2._ecapa2")]
 struct Model {
@@ -116,14 +126,15 @@ impl Model {
     #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None))]
     fn from_bytes(
         py: Python<'_>,
-        data: Vec<u8>,
+        data: PyBackedBytes,
         threads: Option<usize>,
         precision: &str,
         max_memory: Option<usize>,
     ) -> PyResult<Self> {
         let options = options(threads, precision, max_memory)?;
+        // Read in place from the Python bytes object (no copy of the ~100 MB archive).
         let inner = py
-            .detach(|| Ecapa2::from_bytes(data, options))
+            .detach(|| Ecapa2::from_bytes(Held(data), options))
             .map_err(engine_err)?;
         Ok(Self { inner })
     }

@@ -101,8 +101,12 @@ impl Ecapa2 {
     }
 
     /// Loads an archive held in memory (for instance shipped to a worker through Ray's object
-    /// store), without a file.
-    pub fn from_bytes(bytes: Vec<u8>, options: Options) -> Result<Self> {
+    /// store), without a file. The bytes are read in place (no copy) and dropped once the
+    /// model is bound.
+    pub fn from_bytes(
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+        options: Options,
+    ) -> Result<Self> {
         let archive = TorchScript::from_owner(std::sync::Arc::new(bytes))?;
         Self::from_archive(&archive, options)
     }
