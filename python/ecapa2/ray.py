@@ -149,7 +149,12 @@ def run(
     actor_cpus = max(0.25, min(float(threads), (total_cpus - 0.5) / max(concurrency, 1)))
     model_ref = ray.put(model_bytes)
     started = time.time()
-    ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=0.25)
+    # Few, larger read tasks (about 25 files each, at least 4 per actor): on small machines
+    # the scheduling of one task per file competes with the actors for the same cores.
+    blocks = min(len(files), max(4 * concurrency, len(files) // 25))
+    ds = ray.data.read_binary_files(
+        files, include_paths=True, num_cpus=0.25, override_num_blocks=blocks
+    )
     ds = ds.map_batches(
         Embedder,
         fn_constructor_kwargs={"model": model_ref, "label": label, "threads": threads},
