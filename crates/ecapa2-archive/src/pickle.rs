@@ -592,7 +592,7 @@ impl<'a> Machine<'a> {
     }
 
     fn extend_dict(&mut self, items: Vec<PVal>) -> R<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err("SETITEMS with an odd number of values"));
         }
         let child = self.seq_depth(&items)?;

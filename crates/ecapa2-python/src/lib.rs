@@ -3,6 +3,8 @@
 //! tensors, lists) into C-contiguous float32 arrays, and this module runs the engine with the
 //! GIL released.
 
+#![forbid(unsafe_code)]
+
 use ecapa2::{Ecapa2, LabelSet, Options, Precision};
 use ecapa2_audio::{AudioError, LoadOptions};
 use numpy::{

@@ -25,7 +25,7 @@ impl Features {
                 (l, offset - w, w)
             })
             .collect();
-        debug_assert!(offset == 0 || data.len() % offset == 0);
+        debug_assert!(offset == 0 || data.len().is_multiple_of(offset));
         Self {
             labels,
             layout,
