@@ -49,7 +49,7 @@ pub enum AudioError {
     },
 
     /// The signal is shorter than the minimum the model accepts.
-    #[error("{file}: audio too short: {len} samples, need at least {min}")]
+    #[error("{file}: audio too short: {}", too_short(*len, *min, *rate, *original))]
     TooShort {
         /// The file (or signal name) that is too short.
         file: String,
@@ -57,6 +57,10 @@ pub enum AudioError {
         len: usize,
         /// The minimum number of samples required.
         min: usize,
+        /// The rate it was checked at, when known.
+        rate: Option<u32>,
+        /// The file's own length and rate `(frames, Hz)`, when it was resampled.
+        original: Option<(usize, u32)>,
     },
 
     /// The signal contains a NaN or an infinity.
@@ -96,5 +100,27 @@ impl AudioError {
             | AudioError::NonFinite { file, .. }
             | AudioError::Resample { file, .. } => file,
         }
+    }
+}
+
+/// The too-short message: the file's own duration and rate (when it was resampled), the count
+/// at the model's rate, and what is needed.
+fn too_short(len: usize, min: usize, rate: Option<u32>, original: Option<(usize, u32)>) -> String {
+    let Some(rate) = rate else {
+        return format!("{len} samples, need at least {min}");
+    };
+    let need = format!(
+        "at least {min} are needed ({:.0} ms)",
+        min as f64 * 1000.0 / f64::from(rate)
+    );
+    match original {
+        Some((frames, from)) if from != rate => format!(
+            "{:.3} s ({frames} samples at {from} Hz) is {len} samples at {rate} Hz; {need}",
+            frames as f64 / f64::from(from)
+        ),
+        _ => format!(
+            "{:.3} s ({len} samples at {rate} Hz); {need}",
+            len as f64 / f64::from(rate)
+        ),
     }
 }

@@ -149,7 +149,17 @@ fn prepare(name: String, decoded: Decoded, opts: &LoadOptions) -> Result<Loaded,
 
     let n_signals = signals.len();
     for (c, s) in signals.iter().enumerate() {
-        validate(&channel_name(&name, c, n_signals), s, opts.min_samples)?;
+        validate(&channel_name(&name, c, n_signals), s, opts.min_samples).map_err(|e| match e {
+            // Say the file's own length and rate, not only the count after resampling.
+            AudioError::TooShort { file, len, min, .. } => AudioError::TooShort {
+                file,
+                len,
+                min,
+                rate: Some(sample_rate),
+                original: Some((frames, source_rate)),
+            },
+            other => other,
+        })?;
     }
 
     let loaded = Loaded {

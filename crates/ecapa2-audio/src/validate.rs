@@ -27,6 +27,8 @@ pub fn validate(name: &str, x: &[f32], min_samples: usize) -> Result<(), AudioEr
             file: name.to_owned(),
             len: x.len(),
             min: min_samples,
+            rate: None,
+            original: None,
         });
     }
     Ok(())

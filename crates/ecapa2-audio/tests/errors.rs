@@ -119,3 +119,37 @@ fn truncated_data_keeps_what_was_decoded() {
 fn model_options() -> LoadOptions {
     LoadOptions::for_model(16_000, 321)
 }
+
+/// A file too short after resampling says its own duration and rate and the count at the
+/// model's rate (it used to say only "160 samples" for a 441-sample 44.1 kHz file).
+#[test]
+fn too_short_after_resampling_names_the_file_rate() {
+    let dir = std::env::temp_dir().join(format!("ecapa2-short-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("short_44k.wav");
+    let (frames, rate) = (441u32, 44_100u32);
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + 2 * frames).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(2 * rate).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(2 * frames).to_le_bytes());
+    for i in 0..frames {
+        wav.extend_from_slice(&((i as i16 % 100) * 100).to_le_bytes());
+    }
+    std::fs::write(&path, wav).unwrap();
+    let msg = load(&path, &model_options()).unwrap_err().to_string();
+    assert!(
+        msg.contains("0.010 s (441 samples at 44100 Hz) is 160 samples at 16000 Hz")
+            && msg.contains("at least 321 are needed (20 ms)"),
+        "{msg}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -14,7 +14,13 @@ use std::process::ExitCode;
 
 /// ECAPA2 speaker embeddings in pure Rust: embed audio, score trials, compute EER.
 #[derive(Parser)]
-#[command(name = "ecapa2", version, about)]
+#[command(
+    name = "ecapa2",
+    version,
+    about,
+    after_help = "Exit status: 0 success, 1 fatal error (nothing done), 2 some inputs failed \
+                  (the others' results are written) or bad usage."
+)]
 struct Cli {
     /// Worker threads (default: the number of physical cores).
     #[arg(long, global = true, env = THREADS_ENV)]
@@ -54,6 +60,23 @@ fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
 
 fn parse_size(s: &str) -> Result<usize, String> {
     ecapa2::parse_size(s).ok_or_else(|| format!("{s:?} is not a size like 2G or 1500M"))
+}
+
+/// An error and its causes on one line, each cause once: many errors already put their source
+/// in their own message (`…: cannot read file: No such file or directory`), which the
+/// alternate `{:#}` form would print a second time.
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// An engine error with the flag that fixes it, where one does: the engine says what is
@@ -98,8 +121,11 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    // Colour only on a terminal: a redirected stderr gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
@@ -125,7 +151,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -229,3 +229,53 @@ fn inspect_reports_binding() {
     assert_eq!(code, 1);
     assert!(out.contains("conv_3.se.fc2"), "{out}");
 }
+
+/// Every input failing still replaces a previous run's output with an empty result, and says
+/// so (issue: a stale `out.npy` used to survive next to a "wrote 0 vectors" log line).
+#[test]
+fn all_inputs_failing_leaves_no_stale_output() {
+    let dir = std::env::temp_dir().join(format!("ecapa2-cli-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.npy");
+    let out_s = out.to_str().unwrap();
+    let (code, _, err) = ecapa2(&["embed", "--model", MODEL, SPEECH, "-o", out_s]);
+    assert_eq!(code, 0, "{err}");
+    let keys = ecapa2_eval::embeddings::npy_keys_path(&out);
+    assert!(std::fs::read_to_string(&keys)
+        .unwrap()
+        .contains("speech_16k"));
+    let bad = "tests/fixtures/audio/not_audio.wav";
+    let (code, _, err) = ecapa2(&["embed", "--model", MODEL, bad, "-o", out_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("empty result"), "{err}");
+    assert_eq!(std::fs::read_to_string(&keys).unwrap(), "");
+    let m = ecapa2_eval::embeddings::npy::read_f32_matrix(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(m.rows, 0);
+    assert!(!dir.join("out.npy.tmp").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Causes are printed once, and a redirected stderr gets no colour codes.
+#[test]
+fn errors_are_plain_and_say_their_cause_once() {
+    let (code, _, err) = ecapa2(&[
+        "-v",
+        "embed",
+        "--model",
+        MODEL,
+        "tests/fixtures/audio/no-such.wav",
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI escape in redirected stderr: {err:?}"
+    );
+    let cause = "No such file or directory";
+    assert_eq!(err.matches(cause).count(), 1, "{err}");
+    let (code, help, _) = ecapa2(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("Exit status: 0 success, 1 fatal error"),
+        "{help}"
+    );
+}

@@ -113,7 +113,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             }
             Err(e) => {
                 failed += 1;
-                bar.suspend(|| eprintln!("error: {e:#}"));
+                bar.suspend(|| eprintln!("error: {}", crate::error_chain(&e)));
             }
         }
     });
@@ -122,17 +122,24 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         return Err(e.context("cannot write to stdout"));
     }
     if let Some(out) = &args.out {
-        if !store.is_empty() {
-            store
-                .save(out)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+        // Always written (atomically: temporary file + rename), even empty: a previous run's
+        // file left in place would look like this run's results.
+        store
+            .save(out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        if store.is_empty() {
+            tracing::warn!(
+                "no input succeeded: wrote an empty result (0 vectors) to {}",
+                out.display()
+            );
+        } else {
+            tracing::info!(
+                "wrote {} vectors of dimension {} to {}",
+                store.len(),
+                model.dim(labels),
+                out.display()
+            );
         }
-        tracing::info!(
-            "wrote {} vectors of dimension {} to {}",
-            store.len(),
-            model.dim(labels),
-            out.display()
-        );
     }
     if failed > 0 {
         eprintln!("{failed} of {} files failed", files.len());
