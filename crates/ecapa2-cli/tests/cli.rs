@@ -279,3 +279,37 @@ fn errors_are_plain_and_say_their_cause_once() {
         "{help}"
     );
 }
+
+/// A 2-column trial list has no labels: `eval` says so instead of "succeeding" without an EER;
+/// with --scores it scores the pairs.
+#[test]
+fn eval_refuses_an_unlabelled_list_without_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let trials = dir.path().join("pairs.txt");
+    std::fs::write(&trials, "speech_16k.wav speech2_16k.wav\n").unwrap();
+    let audio = root().join("tests/fixtures/audio");
+    let base = [
+        "eval",
+        "--model",
+        MODEL,
+        trials.to_str().unwrap(),
+        "--audio-root",
+        audio.to_str().unwrap(),
+    ];
+    let (code, _, err) = ecapa2(&base);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no labels") && err.contains("--scores"),
+        "{err}"
+    );
+    let scores = dir.path().join("scores.txt");
+    let with_scores: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--scores", scores.to_str().unwrap()])
+        .collect();
+    let (code, out, err) = ecapa2(&with_scores);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 trials scored"), "{out}");
+    assert_eq!(std::fs::read_to_string(&scores).unwrap().lines().count(), 1);
+}

@@ -39,6 +39,16 @@ pub struct Args {
 /// Runs the evaluation.
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let list = ecapa2_eval::read_trials(&args.trials)?;
+    // Two columns (`enroll test`) carry no labels, so no EER: refuse rather than "succeed"
+    // with nothing to report, unless only the scores were asked for.
+    if !list.is_labeled() && args.scores.is_none() {
+        anyhow::bail!(
+            "{}: the trial list has no labels (2 columns: `enroll test`), so there is no EER to \
+             compute; use `1|0 enroll test` (VoxCeleb) or `enroll test target|nontarget` \
+             (Kaldi), or pass --scores FILE to only score the pairs",
+            args.trials.display()
+        );
+    }
     let root = args
         .audio_root
         .clone()
@@ -98,7 +108,10 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         ecapa2_eval::save_scores(out, &scored)?;
     }
     if !list.is_labeled() {
-        println!("{} trials scored (unlabelled list: no EER)", scored.len());
+        println!(
+            "{} trials scored and written to --scores (unlabelled list: no EER)",
+            scored.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let (target, nontarget) = ecapa2_eval::split_by_label(&scored)?;
