@@ -27,6 +27,14 @@ pub enum ArchiveError {
         /// What the zip reader reported.
         detail: String,
     },
+    /// A known file kind that is not a TorchScript archive (say what it is and what to do).
+    #[error("not a TorchScript archive: this is {kind}; {advice}")]
+    NotTorchScript {
+        /// What the file is.
+        kind: &'static str,
+        /// How to get a TorchScript archive from it.
+        advice: &'static str,
+    },
     /// The zip has no `<folder>/data.pkl` entry, so it is not a TorchScript archive.
     #[error("no `<folder>/data.pkl` entry: not a TorchScript archive")]
     NoDataPkl,

@@ -25,6 +25,9 @@ pub(crate) struct ZipSource {
 impl ZipSource {
     /// Opens the zip, finds the single `<root>/data.pkl` and checks `<root>/byteorder`.
     pub(crate) fn new(bytes: Bytes) -> Result<Self, ArchiveError> {
+        if let Some(e) = recognise_other(&bytes) {
+            return Err(e);
+        }
         let zip = ZipArchive::new(Cursor::new(bytes.clone())).map_err(zip_error)?;
         let root = find_root(zip.file_names())?;
         let mut source = Self { zip, bytes, root };
@@ -59,6 +62,31 @@ impl ZipSource {
             })
         }
     }
+}
+
+/// Files people pass for `ecapa2.pt` that are not zips: a pre-1.6 `torch.save` pickle stream,
+/// or a safetensors file. Said by name instead of "not a zip".
+fn recognise_other(bytes: &[u8]) -> Option<ArchiveError> {
+    // Pickle PROTO opcode (0x80) and a protocol version: the legacy torch.save format starts
+    // with a pickled magic number.
+    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+        return Some(ArchiveError::NotTorchScript {
+            kind: "a legacy (pre-1.6, non-zip) torch.save pickle stream",
+            advice: "it holds no TorchScript code: load the model in PyTorch and save it with \
+                     torch.jit.save(torch.jit.script(model), 'ecapa2.pt')",
+        });
+    }
+    // safetensors: an 8-byte little-endian header length, then a JSON header.
+    if bytes.len() > 9 && bytes[8] == b'{' {
+        let header = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+        if header > 1 && header < bytes.len() as u64 {
+            return Some(ArchiveError::NotTorchScript {
+                kind: "a safetensors file (tensors only: no module tree, no settings)",
+                advice: "the engine binds TorchScript archives such as the official ecapa2.pt",
+            });
+        }
+    }
+    None
 }
 
 fn zip_error(e: ZipError) -> ArchiveError {

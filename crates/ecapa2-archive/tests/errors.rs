@@ -352,3 +352,18 @@ fn broadcast_views_are_materialised_within_a_budget() {
         Err(ArchiveError::LimitExceeded { .. })
     ));
 }
+
+/// Files people pass for `ecapa2.pt` that are not TorchScript zips are named, not "not a zip".
+#[test]
+fn legacy_torch_save_and_safetensors_are_named() {
+    // The legacy format's first bytes: PROTO 2, then LONG1 with torch's magic number.
+    let legacy = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.";
+    let e = open(legacy).unwrap_err().to_string();
+    assert!(e.contains("legacy") && e.contains("torch.jit.save"), "{e}");
+    let header = br#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut st = (header.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(header);
+    st.extend_from_slice(&1.0f32.to_le_bytes());
+    let e = open(&st).unwrap_err().to_string();
+    assert!(e.contains("safetensors"), "{e}");
+}
