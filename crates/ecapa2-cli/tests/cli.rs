@@ -313,3 +313,34 @@ fn eval_refuses_an_unlabelled_list_without_scores() {
     assert!(out.contains("1 trials scored"), "{out}");
     assert_eq!(std::fs::read_to_string(&scores).unwrap().lines().count(), 1);
 }
+
+/// One unreadable file: the embeddings computed are kept in --cache, the other trials are
+/// scored with a count of the skipped ones, and the exit status is 2 (as `embed`'s).
+#[test]
+fn eval_keeps_computed_work_when_a_file_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let trials = dir.path().join("trials.txt");
+    std::fs::write(
+        &trials,
+        "1 speech_16k.wav speech_16k.flac\n0 speech_16k.wav speech2_16k.wav\n1 speech2_16k.wav speech2_16k.wav\n0 not_audio.wav speech2_16k.wav\n",
+    )
+    .unwrap();
+    let audio = root().join("tests/fixtures/audio");
+    let cache = dir.path().join("cache.jsonl");
+    let (code, out, err) = ecapa2(&[
+        "eval",
+        "--model",
+        MODEL,
+        trials.to_str().unwrap(),
+        "--audio-root",
+        audio.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not_audio.wav"), "{err}");
+    assert!(err.contains("skipped 1 of 4 trials"), "{err}");
+    assert!(out.contains("EER"), "{out}");
+    let cached = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(cached.lines().count(), 3, "{cached}");
+}

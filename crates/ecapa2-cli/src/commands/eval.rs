@@ -73,16 +73,47 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     } else {
         None
     };
+    let mut failed_files = 0;
     if let Some(model) = &model {
         let files: Vec<PathBuf> = missing.iter().map(|k| root.join(k)).collect();
-        embed_into(model, &files, &missing, &mut store)?;
+        let failures = embed_into(model, &files, &missing, &mut store);
+        // Computed work is never lost: the cache is written even when some files failed.
         if let Some(cache) = &args.cache {
             store
                 .save(cache)
                 .with_context(|| format!("cannot write cache {}", cache.display()))?;
         }
+        for e in &failures {
+            eprintln!("error: {}", crate::error_chain(e));
+        }
+        failed_files = failures.len();
     }
-    let mut scored = ecapa2_eval::score_trials(&list.trials, &store)?;
+    // Trials whose files failed are skipped, and said so; the exit status is then 2, as for
+    // `embed` with failed inputs.
+    let scorable: Vec<_> = list
+        .trials
+        .iter()
+        .filter(|t| store.contains(&t.enroll) && store.contains(&t.test))
+        .cloned()
+        .collect();
+    let skipped = list.trials.len() - scorable.len();
+    if skipped > 0 {
+        eprintln!(
+            "{failed_files} files failed: skipped {skipped} of {} trials; the scores and metrics \
+             below are over the other {}",
+            list.trials.len(),
+            scorable.len()
+        );
+    }
+    if scorable.is_empty() {
+        bail!("no trial could be scored");
+    }
+    let status = if skipped > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    };
+    let mut scored = ecapa2_eval::score_trials(&scorable, &store)?;
     if let Some(cohort) = &args.cohort {
         let cohort_store = if cohort_is_audio {
             let files = inputs::expand(&[], std::slice::from_ref(cohort))?;
@@ -91,7 +122,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             let model = model
                 .as_ref()
                 .context("a model is needed to embed the cohort")?;
-            embed_into(model, &files, &keys, &mut s)?;
+            if let Some(e) = embed_into(model, &files, &keys, &mut s).into_iter().next() {
+                bail!("cohort: {}", crate::error_chain(&e));
+            }
             s
         } else {
             EmbeddingStore::load(cohort)?
@@ -112,7 +145,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             "{} trials scored and written to --scores (unlabelled list: no EER)",
             scored.len()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     let (target, nontarget) = ecapa2_eval::split_by_label(&scored)?;
     let m = ecapa2_eval::compute_metrics(&target, &nontarget)?;
@@ -133,24 +166,24 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             d.params.p_target, d.min_dcf, d.threshold
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }
 
-/// Embeds `files` and stores each under the matching key; any failure stops the evaluation
-/// (an EER over a silently shrunken trial list would be misleading).
+/// Embeds `files` and stores each under the matching key; returns the failures (each names
+/// its file), so that the caller keeps what was computed.
 fn embed_into(
     model: &ecapa2::Ecapa2,
     files: &[PathBuf],
     keys: &[String],
     store: &mut EmbeddingStore,
-) -> Result<()> {
+) -> Vec<anyhow::Error> {
     let opts = EmbedOptions {
         labels: LabelSet::embedding(),
         channels: ChannelMode::Mix,
         window: None,
     };
     let bar = progress::items_bar(files.len() as u64, "embedding");
-    let mut first_error = None;
+    let mut failures = Vec::new();
     let mut i = 0;
     pipeline::run(model, files, opts, |path, result| {
         bar.inc(1);
@@ -159,18 +192,12 @@ fn embed_into(
         match result.and_then(|mut items| items.pop().context("no audio")) {
             Ok(item) => {
                 if let Err(e) = store.insert(key.clone(), item.vector) {
-                    first_error
-                        .get_or_insert(anyhow::Error::from(e).context(path.display().to_string()));
+                    failures.push(anyhow::Error::from(e).context(path.display().to_string()));
                 }
             }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            Err(e) => failures.push(e),
         }
     });
     bar.finish_and_clear();
-    if let Some(e) = first_error {
-        bail!("{e:#}");
-    }
-    Ok(())
+    failures
 }
