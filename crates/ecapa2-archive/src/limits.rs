@@ -6,6 +6,8 @@
 pub(crate) const MAX_META_ENTRY_BYTES: u64 = 256 << 20;
 /// Largest generated-code file read for constants; larger ones are skipped.
 pub(crate) const MAX_CODE_ENTRY_BYTES: u64 = 16 << 20;
+/// Bytes a storage entry may hold beyond its declared size (one page: writers pad).
+pub(crate) const STORAGE_ENTRY_SLACK: u64 = 4096;
 /// Largest single storage entry.
 pub(crate) const MAX_STORAGE_BYTES: u64 = 4 << 30;
 /// Bytes of materialised tensors in one archive (views can legitimately exceed their storage,

@@ -9,7 +9,7 @@ use crate::constants::{class_constants, class_location, Literal};
 use crate::error::ArchiveError;
 use crate::limits::{
     MAX_CODE_ENTRY_BYTES, MAX_META_ENTRY_BYTES, MAX_STORAGE_BYTES, MAX_TOTAL_TENSOR_BYTES,
-    MAX_TREE_VALUES, TENSOR_BYTES_PER_STORAGE_BYTE, TENSOR_BYTES_SLACK,
+    MAX_TREE_VALUES, STORAGE_ENTRY_SLACK, TENSOR_BYTES_PER_STORAGE_BYTE, TENSOR_BYTES_SLACK,
 };
 use crate::pickle::{unpickle, PObject, PVal, TensorSpec};
 use crate::tensor::View;
@@ -212,10 +212,11 @@ impl Builder<'_> {
         let view =
             View::new(&spec.size, &spec.stride, spec.offset, storage_numel).map_err(bad_view)?;
         let es = dtype.size_of();
-        let storage = self.storage(&st.key, dtype, storage_numel, path)?;
+        let view_bytes = (view.numel as u64).saturating_mul(es as u64);
+        let storage = self.storage(&st.key, dtype, storage_numel, view_bytes, path)?;
         // Views may legitimately exceed their storage (stride-0 expansions, overlapping views),
         // but not by much: bound the copies by the storage actually present plus some slack.
-        let bytes = (view.numel as u64).saturating_mul(es as u64);
+        let bytes = view_bytes;
         let budget = self
             .storage_bytes
             .saturating_mul(TENSOR_BYTES_PER_STORAGE_BYTE)
@@ -234,20 +235,39 @@ impl Builder<'_> {
         Ok(t)
     }
 
-    /// The bytes of `data/<key>`, checked to hold `numel` elements.
+    /// The bytes of `data/<key>`, checked to hold `numel` elements. Only what the declared
+    /// storages need is inflated: an entry may exceed its declared size by at most a page, and
+    /// the storages read in all may exceed the tensors that use them (`view_bytes` for this
+    /// one) only by the same factor and slack that bound materialised tensors, so a small
+    /// archive cannot inflate into gigabytes of storages its tensors never use.
     fn storage(
         &mut self,
         key: &str,
         dtype: DType,
         numel: u64,
+        view_bytes: u64,
         tensor: &str,
     ) -> Result<Bytes, ArchiveError> {
         let needed = numel.saturating_mul(dtype.size_of() as u64);
         let data = match self.storages.get(key) {
             Some(d) => d.clone(),
             None => {
+                let used = self.tensor_bytes.saturating_add(view_bytes);
+                let budget = used
+                    .saturating_mul(TENSOR_BYTES_PER_STORAGE_BYTE)
+                    .saturating_add(TENSOR_BYTES_SLACK)
+                    .min(MAX_TOTAL_TENSOR_BYTES);
+                if self.storage_bytes.saturating_add(needed) > budget {
+                    return Err(ArchiveError::LimitExceeded {
+                        what: "bytes of storages beyond what their tensors use",
+                        limit: budget,
+                    });
+                }
                 let rel = format!("data/{key}");
-                let Some(bytes) = self.src.read(&rel, MAX_STORAGE_BYTES)? else {
+                let limit = needed
+                    .saturating_add(STORAGE_ENTRY_SLACK)
+                    .min(MAX_STORAGE_BYTES);
+                let Some(bytes) = self.src.read(&rel, limit)? else {
                     return Err(ArchiveError::MissingStorage {
                         tensor: tensor.to_owned(),
                         key: key.to_owned(),

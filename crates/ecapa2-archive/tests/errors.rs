@@ -367,3 +367,33 @@ fn legacy_torch_save_and_safetensors_are_named() {
     let e = open(&st).unwrap_err().to_string();
     assert!(e.contains("safetensors"), "{e}");
 }
+
+/// An inflation bomb: a storage entry far larger than the storage its pickle declares is
+/// refused before it is inflated into memory (it used to bind "OK" after reading it all).
+#[test]
+fn storage_entries_larger_than_declared_are_refused() {
+    let bombed = rewrite_zip(
+        &tiny_pt(),
+        |name, mut b| {
+            if name.contains("/data/") && !name.ends_with("/data.pkl") {
+                b.resize(b.len() + (1 << 20), 0);
+            }
+            Some(b)
+        },
+        &[],
+    );
+    let e = open(&bombed).unwrap_err();
+    assert!(matches!(e, ArchiveError::EntryTooLarge { .. }), "{e}");
+    // A page of padding, as some writers leave, is still accepted.
+    let padded = rewrite_zip(
+        &tiny_pt(),
+        |name, mut b| {
+            if name.contains("/data/") && !name.ends_with("/data.pkl") {
+                b.resize(b.len() + 64, 0);
+            }
+            Some(b)
+        },
+        &[],
+    );
+    assert!(open(&padded).is_ok());
+}
