@@ -35,6 +35,31 @@ impl RepoCache {
         self.root.join("blobs").join(etag)
     }
 
+    /// Takes `huggingface_hub`'s lock for one blob, `<cache>/.locks/<repo folder>/<etag>.lock`,
+    /// waiting for whoever holds it. It is an advisory `flock` on Unix, the mechanism of
+    /// Python's `filelock`, so Rust and Python processes fetching the same file wait for each
+    /// other instead of writing the same `.incomplete` file. Released when dropped.
+    pub(crate) fn lock(&self, etag: &str) -> Result<fs::File, HubError> {
+        let folder = self.root.file_name().unwrap_or_default();
+        let dir = self
+            .root
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".locks")
+            .join(folder);
+        fs::create_dir_all(&dir).map_err(HubError::io(&dir))?;
+        let path = dir.join(format!("{etag}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(HubError::io(&path))?;
+        file.lock().map_err(HubError::io(&path))?;
+        Ok(file)
+    }
+
     pub(crate) fn incomplete_path(&self, etag: &str) -> PathBuf {
         self.root.join("blobs").join(format!("{etag}.incomplete"))
     }

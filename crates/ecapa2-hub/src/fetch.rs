@@ -155,6 +155,22 @@ pub fn fetch(
             });
     }
 
+    // A commit hash names immutable content: a cached snapshot needs no request.
+    if is_commit_hash(revision) {
+        let path = cache.snapshot_path(revision, filename);
+        if path.exists() {
+            if let Some(e) = &expected {
+                e.check_cached(filename, &path)?;
+            }
+            tracing::debug!("{repo}/{filename} at {revision} is cached (commit hash: no request)");
+            return Ok(Fetched {
+                path,
+                downloaded: false,
+                commit: revision.to_string(),
+            });
+        }
+    }
+
     let remote = Remote::new(config, repo, filename, revision);
     let meta = match remote.head() {
         Ok(meta) => meta,
@@ -189,15 +205,27 @@ pub fn fetch(
         // Same bytes under another commit or file name: only the snapshot link is missing.
         cache.link(&meta.commit, filename, &meta.etag)?;
     } else {
-        tracing::info!(
-            "downloading {repo}/{filename} ({}) from {}",
-            meta.size
-                .map_or("size unknown".to_string(), |s| format!("{s} bytes")),
-            config.endpoint()
-        );
-        download_blob(&remote, &cache, &meta, &expected, filename, progress)?;
+        // The same lock as huggingface_hub: another process (Rust or Python) fetching this
+        // blob finishes first, and its result is then used as it stands.
+        let _lock = cache.lock(&meta.etag)?;
+        if blob.exists() && reusable(&expected, filename, &blob, &blob) {
+            tracing::debug!("{repo}/{filename} was fetched by another process meanwhile");
+            // A partial file left by a process that lost the race is of no further use.
+            remove_quietly(&cache.incomplete_path(&meta.etag));
+        } else {
+            tracing::info!(
+                "downloading {repo}/{filename} ({}) from {}",
+                meta.size
+                    .map_or("size unknown".to_string(), |s| format!("{s} bytes")),
+                config.endpoint()
+            );
+            download_blob(&remote, &cache, &meta, &expected, filename, progress)?;
+            downloaded = true;
+        }
         cache.link(&meta.commit, filename, &meta.etag)?;
-        downloaded = true;
+    }
+    if !downloaded && blob.exists() {
+        remove_quietly(&cache.incomplete_path(&meta.etag));
     }
     cache.write_ref(revision, &meta.commit)?;
     Ok(Fetched {
@@ -205,6 +233,11 @@ pub fn fetch(
         downloaded,
         commit: meta.commit,
     })
+}
+
+/// A full 40-hex-digit commit hash (immutable), as opposed to a branch or tag.
+fn is_commit_hash(revision: &str) -> bool {
+    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whether a cached file passes the cheap check; if not, it is removed so it is downloaded

@@ -302,3 +302,132 @@ fn missing_file_is_not_found() {
     assert!(err.is_not_found());
     assert!(err.to_string().contains("EntryNotFound"), "{err}");
 }
+
+/// Run only as a child process by the lock tests: one fetch with the config in the
+/// environment, then its outcome on stdout.
+#[test]
+#[ignore = "a child process of two_processes_and_python_share_the_download_lock"]
+fn child_fetch() {
+    let (Ok(endpoint), Ok(cache)) = (
+        std::env::var("ECAPA2_CHILD_ENDPOINT"),
+        std::env::var("ECAPA2_CHILD_CACHE"),
+    ) else {
+        return;
+    };
+    let config = ecapa2_hub::HubConfig::new(std::path::Path::new(&cache)).with_endpoint(endpoint);
+    match fetch(&config, REPO, "ecapa2.pt", None, None, None) {
+        Ok(f) => println!("CHILD_OK {}", f.path.display()),
+        Err(e) => println!("CHILD_ERR {e}"),
+    }
+}
+
+fn spawn_child(hub: &MockHub, cache: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_fetch",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("ECAPA2_CHILD_ENDPOINT", hub.endpoint())
+        .env("ECAPA2_CHILD_CACHE", cache)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn child_outcome(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // libtest prints `test child_fetch ... ` before the child's own line.
+    match stdout.find("CHILD_") {
+        Some(i) => stdout[i..].lines().next().unwrap_or("").to_string(),
+        None => format!("no outcome: {stdout}"),
+    }
+}
+
+/// Two real processes fetching the same file at once both succeed (they take
+/// huggingface_hub's `.locks/<repo>/<etag>.lock` in turn), and a lock held by Python (an
+/// `fcntl.flock`, as the `filelock` package takes it) makes a Rust process wait for it.
+#[test]
+fn two_processes_and_python_share_the_download_lock() {
+    let data = payload(24 << 20);
+    let etag = sha256_hex(&data);
+    let hub = MockHub::start(Behaviour {
+        files: vec![file("ecapa2.pt", &data)],
+        ..Behaviour::default()
+    });
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let children = [spawn_child(&hub, dir.path()), spawn_child(&hub, dir.path())];
+        for child in children {
+            let outcome = child_outcome(child);
+            assert!(outcome.starts_with("CHILD_OK"), "round {round}: {outcome}");
+        }
+        let blobs = repo_dir(dir.path()).join("blobs");
+        assert_eq!(std::fs::read(blobs.join(&etag)).unwrap(), data);
+        assert!(!blobs.join(format!("{etag}.incomplete")).exists());
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let lock_dir = dir.path().join(".locks/models--Jenthe--ECAPA2");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    let lock = lock_dir.join(format!("{etag}.lock"));
+    let script = "import fcntl, sys, time\n\
+                  f = open(sys.argv[1], 'a')\n\
+                  fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+                  print('locked', flush=True)\n\
+                  time.sleep(1.5)\n";
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", script, lock.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(python.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let started = std::time::Instant::now();
+    let outcome = child_outcome(spawn_child(&hub, dir.path()));
+    let waited = started.elapsed();
+    python.wait().unwrap();
+    assert!(outcome.starts_with("CHILD_OK"), "{outcome}");
+    assert!(
+        waited >= std::time::Duration::from_millis(1200),
+        "the fetch did not wait for Python's lock ({waited:?})"
+    );
+}
+
+/// A commit-hash revision that is cached costs no request; a stale `.incomplete` next to a
+/// complete blob is removed.
+#[test]
+fn cached_commit_needs_no_request_and_stale_partials_go() {
+    let data = payload(LEN);
+    let etag = sha256_hex(&data);
+    let hub = MockHub::start(Behaviour {
+        files: vec![file("ecapa2.pt", &data)],
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = hub.config(dir.path());
+    let first = fetch(&config, REPO, "ecapa2.pt", None, None, None).unwrap();
+    let stale = repo_dir(dir.path())
+        .join("blobs")
+        .join(format!("{etag}.incomplete"));
+    std::fs::write(&stale, b"left by a process that lost the race").unwrap();
+    fetch(&config, REPO, "ecapa2.pt", None, None, None).unwrap();
+    assert!(!stale.exists(), "stale partial file kept");
+    let before = hub.requests().len();
+    let again = fetch(&config, REPO, "ecapa2.pt", Some(&first.commit), None, None).unwrap();
+    assert_eq!(again.path, first.path);
+    assert_eq!(
+        hub.requests().len(),
+        before,
+        "a cached commit hash was requested again"
+    );
+}
