@@ -82,8 +82,10 @@ impl<'a> Remote<'a> {
         )
     }
 
-    /// HEAD the resolve URL. Only relative redirects are followed (the hub's answer for a
-    /// renamed repository), as Python does; an absolute one is the CDN and ends the walk.
+    /// HEAD the resolve URL. Relative redirects (the hub's answer for a renamed repository)
+    /// and absolute ones to the same origin (a mirror that spells its own URLs out) are
+    /// followed, as `huggingface_hub` 2.x does; a redirect to another origin is the CDN and
+    /// ends the walk.
     pub(crate) fn head(&self) -> Result<Metadata, HeadFailure> {
         let mut url = self.resolve_url();
         for _ in 0..=MAX_REDIRECTS {
@@ -94,7 +96,11 @@ impl<'a> Remote<'a> {
             let headers = response.headers();
             let location = header(headers, "location");
             if (300..400).contains(&status) {
-                if let Some(loc) = location.as_deref().filter(|l| is_relative(l)) {
+                let same_origin = |l: &str| origin(l).is_some() && origin(l) == origin(&url);
+                if let Some(loc) = location
+                    .as_deref()
+                    .filter(|l| is_relative(l) || same_origin(l))
+                {
                     url = join(&url, loc)
                         .ok_or_else(|| bad(&url, "unusable Location header"))
                         .map_err(HeadFailure::Fatal)?;

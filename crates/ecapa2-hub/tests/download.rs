@@ -431,3 +431,30 @@ fn cached_commit_needs_no_request_and_stale_partials_go() {
         "a cached commit hash was requested again"
     );
 }
+
+/// A mirror that redirects the metadata request to itself with an absolute URL (307) is
+/// followed, as huggingface_hub 2.x follows it; the CDN on another port still ends the walk.
+#[test]
+fn absolute_redirect_to_the_same_host_is_followed() {
+    let data = payload(LEN);
+    let hub = MockHub::start(Behaviour {
+        files: vec![file("ecapa2.pt", &data)],
+        absolute_self_redirect: true,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let got = fetch(
+        &hub.config(dir.path()),
+        REPO,
+        "ecapa2.pt",
+        None,
+        Some(expected(&data)),
+        None,
+    )
+    .unwrap();
+    assert_eq!(fs::read(&got.path).unwrap(), data);
+    assert!(hub
+        .requests()
+        .iter()
+        .any(|r| r.path.starts_with("/mirror/")));
+}

@@ -60,6 +60,9 @@ pub struct Behaviour {
     pub cut_first_get_at: Option<usize>,
     /// Ignore Range headers (always 200 with the whole body).
     pub ignore_range: bool,
+    /// Answer resolve requests first with a 307 to the same host spelt out in full
+    /// (`http://127.0.0.1:<hub port>/mirror/...`), as some mirrors do.
+    pub absolute_self_redirect: bool,
 }
 
 /// The running server; requests are logged in order.
@@ -78,6 +81,7 @@ impl MockHub {
         let log = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
             behaviour,
+            hub_port,
             cdn_port,
             cdn_gets: AtomicUsize::new(0),
             log: log.clone(),
@@ -121,6 +125,7 @@ impl MockHub {
 
 struct State {
     behaviour: Behaviour,
+    hub_port: u16,
     cdn_port: u16,
     cdn_gets: AtomicUsize,
     log: Arc<Mutex<Vec<Seen>>>,
@@ -170,7 +175,15 @@ impl State {
             }
         }
         let prefix = format!("/{REPO}/resolve/");
-        let Some(rest) = req.path.strip_prefix(&prefix) else {
+        let path = match req.path.strip_prefix("/mirror") {
+            Some(p) => p.to_string(),
+            None if self.behaviour.absolute_self_redirect && req.path.starts_with(&prefix) => {
+                let to = format!("http://127.0.0.1:{}/mirror{}", self.hub_port, req.path);
+                return Reply::new(307).header("Location", to);
+            }
+            None => req.path.clone(),
+        };
+        let Some(rest) = path.strip_prefix(&prefix) else {
             return Reply::new(404).header("X-Error-Code", "RepoNotFound");
         };
         let Some((_revision, name)) = rest.split_once('/') else {
