@@ -52,6 +52,15 @@ def _env_max_memory() -> Optional[int]:
     return size
 
 
+def _settings(threads: Optional[int], precision: str, max_memory: Optional[int]) -> tuple:
+    """The loaders' settings, with the environment's defaults where ``None`` is given."""
+    return (
+        threads if threads is not None else _env_threads(),
+        precision,
+        max_memory if max_memory is not None else _env_max_memory(),
+    )
+
+
 def _as_float32(audio: Any) -> np.ndarray:
     """Any audio as a float32 numpy array: numpy (float32/float64, or int16 scaled by
     1/32768), a torch tensor (moved to the CPU), or anything with ``__array__``."""
@@ -96,9 +105,7 @@ class Ecapa2:
         return cls(
             _Model.load(
                 os.fspath(path),
-                threads if threads is not None else _env_threads(),
-                precision,
-                max_memory if max_memory is not None else _env_max_memory(),
+                *_settings(threads, precision, max_memory),
             )
         )
 
@@ -114,9 +121,7 @@ class Ecapa2:
         return cls(
             _Model.from_bytes(
                 data if isinstance(data, bytes) else bytes(data),
-                threads if threads is not None else _env_threads(),
-                precision,
-                max_memory if max_memory is not None else _env_max_memory(),
+                *_settings(threads, precision, max_memory),
             )
         )
 
@@ -134,9 +139,7 @@ class Ecapa2:
         return cls(
             _Model.from_hub(
                 revision,
-                threads if threads is not None else _env_threads(),
-                precision,
-                max_memory if max_memory is not None else _env_max_memory(),
+                *_settings(threads, precision, max_memory),
             )
         )
 

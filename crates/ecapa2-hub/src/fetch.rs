@@ -210,8 +210,6 @@ pub fn fetch(
         let _lock = cache.lock(&meta.etag)?;
         if blob.exists() && reusable(&expected, filename, &blob, &blob) {
             tracing::debug!("{repo}/{filename} was fetched by another process meanwhile");
-            // A partial file left by a process that lost the race is of no further use.
-            remove_quietly(&cache.incomplete_path(&meta.etag));
         } else {
             tracing::info!(
                 "downloading {repo}/{filename} ({}) from {}",
@@ -224,6 +222,8 @@ pub fn fetch(
         }
         cache.link(&meta.commit, filename, &meta.etag)?;
     }
+    // Beside a complete blob, a partial file (left by a process that lost a race, or an
+    // interrupted run) is of no further use.
     if !downloaded && blob.exists() {
         remove_quietly(&cache.incomplete_path(&meta.etag));
     }

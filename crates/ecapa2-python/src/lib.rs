@@ -223,14 +223,8 @@ impl Model {
         label: &str,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let labels = labels(label)?;
-        let opts = LoadOptions::for_model(self.inner.sample_rate(), self.inner.min_samples());
-        let out = py.detach(|| -> PyResult<Vec<f32>> {
-            let loaded = ecapa2_audio::load(&path, &opts).map_err(audio_err)?;
-            Ok(self
-                .inner
-                .features(&loaded.signals[0], labels)
-                .map_err(engine_err)?
-                .into_vec())
+        let (out, _) = py.detach(|| {
+            self.embed_loaded(ecapa2_audio::load(&path, &self.load_options()), labels)
         })?;
         Ok(PyArray1::from_vec(py, out))
     }
@@ -245,14 +239,11 @@ impl Model {
         label: &str,
     ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64)> {
         let labels = labels(label)?;
-        let opts = LoadOptions::for_model(self.inner.sample_rate(), self.inner.min_samples());
-        let (out, seconds) = py.detach(|| -> PyResult<(Vec<f32>, f64)> {
-            let loaded = ecapa2_audio::load_bytes(name, data, &opts).map_err(audio_err)?;
-            let f = self
-                .inner
-                .features(&loaded.signals[0], labels)
-                .map_err(engine_err)?;
-            Ok((f.into_vec(), loaded.duration_s))
+        let (out, seconds) = py.detach(|| {
+            self.embed_loaded(
+                ecapa2_audio::load_bytes(name, data, &self.load_options()),
+                labels,
+            )
         })?;
         Ok((PyArray1::from_vec(py, out), seconds))
     }
@@ -290,6 +281,27 @@ impl Model {
     #[getter]
     fn backend(&self) -> String {
         self.inner.backend_name()
+    }
+}
+
+impl Model {
+    /// Decoding options for this model: its sample rate and shortest input.
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions::for_model(self.inner.sample_rate(), self.inner.min_samples())
+    }
+
+    /// The features of decoded audio (its first signal: mixed to mono) and its duration.
+    fn embed_loaded(
+        &self,
+        loaded: Result<ecapa2_audio::Loaded, AudioError>,
+        labels: LabelSet,
+    ) -> PyResult<(Vec<f32>, f64)> {
+        let loaded = loaded.map_err(audio_err)?;
+        let features = self
+            .inner
+            .features(&loaded.signals[0], labels)
+            .map_err(engine_err)?;
+        Ok((features.into_vec(), loaded.duration_s))
     }
 }
 

@@ -130,7 +130,7 @@ impl<B: Backend> Network<B> {
     /// Activations are transformed in place and released as soon as they are used, so a long
     /// input holds at most about three 1024-wide maps at once.
     pub fn gfe(&self, be: &B, mut x: B::Map, labels: LabelSet) -> Vec<f32> {
-        let mut out = Vec::with_capacity(self.shape().dims(labels));
+        let mut out = Vec::new();
         let Some(deepest) = labels.deepest() else {
             return out;
         };

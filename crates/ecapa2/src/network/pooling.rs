@@ -13,8 +13,9 @@ const EPS: f64 = 1e-5;
 pub(crate) struct AttentivePooling<B: Backend> {
     /// The `x` part of Conv1d(3C → hidden, k=1): `W[:, :C]`, no bias.
     attention_x: B::Pointwise,
-    /// The whole first layer (host): its `[m, s]` columns and bias make a per-call constant.
-    attention_in: Linear,
+    /// The `[m, s]` part of the same layer, `W[:, C:]`, with its bias (host): one vector per
+    /// call, constant over time.
+    context: Linear,
     /// BN on the hidden units (after ReLU).
     attention_bn: BatchNorm,
     /// Conv1d(hidden → C, k=1) without its bias (added inside the softmax).
@@ -30,13 +31,15 @@ impl<B: Backend> AttentivePooling<B> {
     pub fn new(be: &B, w: &PoolingWeights) -> Result<Self> {
         let (hidden, c3) = (w.attention_in.out_features(), w.attention_in.in_features);
         let c = c3 / 3;
-        let x_part: Vec<f32> = w
-            .attention_in
-            .weight
-            .chunks_exact(c3)
-            .flat_map(|row| &row[..c])
-            .copied()
-            .collect();
+        let columns = |range: std::ops::Range<usize>| -> Vec<f32> {
+            w.attention_in
+                .weight
+                .chunks_exact(c3)
+                .flat_map(|row| &row[range.clone()])
+                .copied()
+                .collect()
+        };
+        let x_part = columns(0..c);
         let matrix = |weight: Vec<f32>, cout, cin| ConvWeights {
             weight: Cow::Owned(weight),
             bias: None,
@@ -47,7 +50,11 @@ impl<B: Backend> AttentivePooling<B> {
         let out = &w.attention_out;
         Ok(Self {
             attention_x: be.prepare_pointwise(&matrix(x_part, hidden, c), None)?,
-            attention_in: w.attention_in.clone(),
+            context: Linear {
+                weight: columns(c..c3),
+                bias: w.attention_in.bias.clone(),
+                in_features: 2 * c,
+            },
             attention_bn: w.attention_bn.clone(),
             attention_out: be.prepare_pointwise(
                 &matrix(out.weight.clone(), out.out_features(), hidden),
@@ -67,20 +74,7 @@ impl<B: Backend> AttentivePooling<B> {
         let mut ms = Vec::with_capacity(2 * c);
         ms.extend_from_slice(&m);
         ms.extend_from_slice(&s);
-        let constant: Vec<f32> = self
-            .attention_in
-            .weight
-            .chunks_exact(3 * c)
-            .zip(&self.attention_in.bias)
-            .map(|(row, &b)| {
-                (row[c..]
-                    .iter()
-                    .zip(&ms)
-                    .map(|(&w, &v)| w as f64 * v as f64)
-                    .sum::<f64>()
-                    + b as f64) as f32
-            })
-            .collect();
+        let constant = self.context.forward(&ms);
         let mut h = be.pointwise(&self.attention_x, x);
         be.activate(&mut h, Some(&constant), Some(&self.attention_bn));
         let e = be.pointwise(&self.attention_out, &h);

@@ -222,7 +222,7 @@ impl Backend for Cpu {
     }
 
     fn pointwise(&self, layer: &Pointwise, x: &Planes) -> Planes {
-        // Not from the recycled pool: the GFE's maps outlive the LFE's buffers' sizes.
+        // Fresh memory, as before the seam: the recycled pool is sized for the LFE's maps.
         let mut out = Planes {
             data: vec![0.0; layer.out_channels() * x.w],
             c: layer.out_channels(),

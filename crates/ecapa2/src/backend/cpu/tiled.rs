@@ -18,7 +18,7 @@
 
 use super::checkpoint::Checkpoint;
 use super::{Cpu, Planes};
-use crate::backend::Backend;
+use crate::backend::{Axis, Backend};
 use crate::labels::LabelSet;
 use crate::network::{Network, Shape};
 use std::io;
@@ -218,7 +218,13 @@ pub(crate) fn forward_tiled(
         };
         let c = block.cout;
         let h = block.out_height(shapes[k].h);
-        let mut sums: Vec<f64> = Vec::new();
+        let mut sums = vec![
+            0.0f64;
+            match block.se.axis() {
+                Axis::Channel => c,
+                Axis::Row => h,
+            }
+        ];
         for core in &tiles {
             let (x, cols) = run_to(&source, first, k, &gates, core)?;
             if let Some(cp) = &mut saved {
@@ -227,11 +233,7 @@ pub(crate) fn forward_tiled(
             let p = block.pre_se(cpu, &x);
             let tile_sums = cpu.squeeze_sums(&p, block.se.axis(), cols);
             cpu.release(p);
-            if sums.is_empty() {
-                sums = tile_sums;
-            } else {
-                sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
-            }
+            sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
         }
         gates.push(block.se.gate(&sums, (c, h, frames)));
         if let Some(cp) = saved {
