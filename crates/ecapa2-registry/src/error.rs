@@ -1,0 +1,63 @@
+//! The registry's error type.
+
+/// What can go wrong with a registry. Messages say what is wrong and, where there is one, what
+/// to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// SQLite failed (I/O, a locked or corrupt database).
+    #[error("registry database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// `create` on a file that already holds a registry.
+    #[error("{path} already holds a speaker registry")]
+    AlreadyExists {
+        /// The database file.
+        path: String,
+    },
+    /// `open` on a file that is not a registry (or of a newer schema).
+    #[error("{path} is not an ecapa2 speaker registry: {reason}")]
+    NotARegistry {
+        /// The database file.
+        path: String,
+        /// What is missing or unexpected.
+        reason: String,
+    },
+    /// An embedding from another model or label than the registry's.
+    #[error(
+        "this registry holds {registry_label} embeddings of model {registry_model}; refusing \
+         {label} embeddings of model {model} (scores across models or labels are meaningless)"
+    )]
+    ModelMismatch {
+        /// The registry's model identity.
+        registry_model: String,
+        /// The registry's label.
+        registry_label: String,
+        /// The caller's model identity.
+        model: String,
+        /// The caller's label.
+        label: String,
+    },
+    /// An embedding of the wrong length, with a NaN/Inf, or all zeros.
+    #[error("bad embedding: {0}")]
+    BadEmbedding(String),
+    /// A speaker name that is empty, too long or has control characters.
+    #[error("bad speaker name {name:?}: {reason}")]
+    BadName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No such speaker.
+    #[error("no speaker named {0:?} in the registry")]
+    UnknownSpeaker(String),
+    /// No such enrollment.
+    #[error("no enrollment #{0} in the registry")]
+    UnknownEnrollment(i64),
+    /// An enrollment call with nothing to enroll.
+    #[error("nothing to enroll")]
+    NothingToEnroll,
+    /// A threshold that is not a finite number.
+    #[error("threshold must be a finite number, got {0}")]
+    BadThreshold(f64),
+}
