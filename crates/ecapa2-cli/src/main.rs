@@ -109,6 +109,9 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Fetch the official ecapa2.pt into the Hugging Face cache.
     Download(commands::download::Args),
+    /// A speaker registry in SQLite: create, enroll, remove, list, verify, identify,
+    /// set-threshold.
+    Registry(commands::registry::Args),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::run(a, options),
         Command::Inspect(a) => commands::inspect::run(a, options),
         Command::Download(a) => commands::download::run(a),
+        Command::Registry(a) => commands::registry::run(a, options),
     };
     match result {
         Ok(code) => code,

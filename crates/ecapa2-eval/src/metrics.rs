@@ -285,6 +285,17 @@ impl DetCurve {
         }
     }
 
+    /// The lowest threshold whose false-alarm rate is at most `p_fa` (the operating point a
+    /// deployment picks for "at most 1 % false accepts"), or `None` when `p_fa` is not in
+    /// [0, 1]. The last point (`P_fa = 0`) always qualifies, so any valid `p_fa` has one.
+    pub fn at_false_alarm_rate(&self, p_fa: f64) -> Option<OperatingPoint> {
+        if !(0.0..=1.0).contains(&p_fa) {
+            return None;
+        }
+        // Points run in ascending threshold order with P_fa non-increasing.
+        self.points.iter().copied().find(|p| p.p_fa <= p_fa)
+    }
+
     /// Minimum normalised detection cost for `params` (see the module docs).
     pub fn min_dcf(&self, params: DcfParams) -> Result<MinDcf, MetricsError> {
         params.validate()?;

@@ -284,3 +284,28 @@ fn invalid_inputs_are_errors() {
     // Every error has a readable message.
     assert!(MetricsError::NoTargets.to_string().contains("target"));
 }
+
+/// The FAR operating point against a direct count: the lowest threshold `t` among the scores
+/// with `#(non-target >= t) / N <= far`.
+#[test]
+fn threshold_at_a_false_alarm_rate() {
+    let target = [0.9, 0.8, 0.75, 0.6, 0.4];
+    let nontarget = [0.1, 0.2, 0.3, 0.35, 0.5, 0.55, 0.7, 0.05, 0.15, 0.25];
+    let det = DetCurve::new(&target, &nontarget).unwrap();
+    for far in [0.0, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0] {
+        let got = det.at_false_alarm_rate(far).unwrap();
+        let mut candidates: Vec<f64> = target.iter().chain(&nontarget).copied().collect();
+        candidates.push(f64::INFINITY);
+        candidates.sort_by(f64::total_cmp);
+        let fa = |t: f64| nontarget.iter().filter(|&&s| s >= t).count() as f64 / 10.0;
+        let want = candidates.into_iter().find(|&t| fa(t) <= far).unwrap();
+        assert!(got.p_fa <= far, "far {far}: p_fa {}", got.p_fa);
+        if want.is_finite() {
+            assert_eq!(got.threshold, want, "far {far}");
+        } else {
+            assert_eq!(got.p_fa, 0.0);
+        }
+    }
+    assert!(det.at_false_alarm_rate(-0.1).is_none());
+    assert!(det.at_false_alarm_rate(f64::NAN).is_none());
+}

@@ -21,6 +21,7 @@
 
 mod cache;
 mod config;
+mod digest;
 mod download;
 mod error;
 mod fetch;
@@ -29,6 +30,7 @@ mod remote;
 mod url;
 
 pub use config::{HubConfig, DEFAULT_ENDPOINT};
+pub use digest::file_sha256;
 pub use error::HubError;
 pub use fetch::{fetch, Expected, Fetched, Progress, DEFAULT_REVISION};
 pub use official::{

@@ -1,0 +1,214 @@
+//! `ecapa2 registry` end to end on the committed fixtures, including a real process killed in
+//! the middle of an enrollment run.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const MODEL: &str = "tests/fixtures/tiny/model.pt";
+const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
+const SPEECH2: &str = "tests/fixtures/audio/speech2_16k.wav";
+
+fn command(db: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ecapa2"));
+    c.current_dir(root())
+        .args(["--threads", "1", "registry", "--db"])
+        .arg(db)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1");
+    c
+}
+
+fn run(db: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = command(db, args).output().expect("run ecapa2");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn embed(file: &str) -> Vec<f32> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
+        .current_dir(root())
+        .args(["--threads", "1", "embed", "--model", MODEL, file])
+        .output()
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    line["vector"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let d: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+    let n = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    d / (n(a) * n(b))
+}
+
+#[test]
+fn create_enroll_verify_identify_threshold_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reg.db");
+    let (code, out, err) = run(&db, &["create", "--model", MODEL]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sha256:"), "{out}");
+    let (code, _, err) = run(&db, &["create", "--model", MODEL]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists"), "{err}");
+
+    let (code, out, err) = run(&db, &["enroll", "--model", MODEL, "alice", SPEECH]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("enrolled #1\talice\t"), "{out}");
+    let (code, _, err) = run(&db, &["enroll", "--model", MODEL, "bob", SPEECH2]);
+    assert_eq!(code, 0, "{err}");
+
+    // Stored embeddings are the CLI's own (same decoding, same engine), to f32 rounding.
+    let reg = ecapa2_registry::Registry::open(&db).unwrap();
+    let stored = &reg.embeddings("alice").unwrap()[0].1;
+    let cli = embed(SPEECH);
+    assert_eq!(stored.len(), cli.len());
+    for (a, b) in stored.iter().zip(&cli) {
+        assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
+    }
+    drop(reg);
+
+    // Verify: no threshold yet, then the EER threshold of a score file.
+    let (code, out, err) = run(&db, &["verify", "--model", MODEL, "bob", SPEECH]);
+    assert_eq!(code, 0, "{err}");
+    let score: f64 = out.lines().next().unwrap().split('\t').nth(1).unwrap().parse().unwrap();
+    assert!((score - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5, "{out}");
+    assert!(out.contains("no threshold"), "{out}");
+    let scores = dir.path().join("dev.scores");
+    std::fs::write(&scores, "a b 0.9 target\na c 0.7 target\na d 0.3 nontarget\na e 0.8 nontarget\na f 0.1 nontarget\n").unwrap();
+    let (code, out, err) = run(&db, &["set-threshold", "--scores", scores.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("EER of"), "{out}");
+    let (code, out, _) = run(&db, &["set-threshold", "--value", "0.5"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = run(&db, &["verify", "--model", MODEL, "alice", SPEECH]);
+    assert!(out.contains("decision\taccept"), "{out}");
+
+    // Identify: the enrolled file finds its own speaker first, with a cosine of 1.
+    let (code, out, err) = run(&db, &["identify", "--model", MODEL, SPEECH2, "--top", "2"]);
+    assert_eq!(code, 0, "{err}");
+    let first: Vec<&str> = out.lines().next().unwrap().split('\t').collect();
+    assert_eq!(first[0], "bob", "{out}");
+    assert!((first[1].parse::<f64>().unwrap() - 1.0).abs() < 1e-5, "{out}");
+    assert_eq!(out.lines().count(), 2);
+
+    let (_, out, _) = run(&db, &["list", "--enrollments"]);
+    assert!(out.contains("alice\t1\t") && out.contains("bob\t1\t"), "{out}");
+    let (code, out, _) = run(&db, &["remove", "bob"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = run(&db, &["remove", "bob"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no speaker named \"bob\""), "{err}");
+    let (_, out, _) = run(&db, &["list"]);
+    assert!(!out.contains("bob"), "{out}");
+}
+
+#[test]
+fn refuses_another_model_and_keeps_going_past_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reg.db");
+    assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
+    let (code, _, err) = run(
+        &db,
+        &["enroll", "--model", "tests/fixtures/tiny-variant/model.pt", "alice", SPEECH],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("refusing"), "{err}");
+    // One corrupt file: the others are enrolled, exit status 2.
+    let (code, out, err) = run(
+        &db,
+        &["enroll", "--model", MODEL, "alice", SPEECH, "tests/fixtures/audio/not_audio.wav", SPEECH2],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(err.contains("not_audio.wav"), "{err}");
+    let (code, _, err) = run(&db, &["verify", "--model", MODEL, "nobody", SPEECH]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no speaker named"), "{err}");
+    let (code, _, err) = run(&dir.path().join("none.db"), &["list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("registry create"), "{err}");
+}
+
+/// Kills a real enrollment run at several points; each time the database must pass SQLite's
+/// integrity check, hold every enrollment the process reported committed, and every
+/// speaker's centroid must equal the mean of its stored unit embeddings.
+#[test]
+fn a_killed_enrollment_leaves_a_consistent_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reg.db");
+    assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
+    let inputs: Vec<&str> = [SPEECH, SPEECH2].iter().copied().cycle().take(400).collect();
+    let mut reported = Vec::new();
+    for (round, kill_after) in [1usize, 3, 7, 12].into_iter().enumerate() {
+        let mut args = vec!["enroll", "--model", MODEL];
+        let speaker = format!("spk{round}");
+        args.push(&speaker);
+        args.extend(&inputs);
+        let mut child = command(&db, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..kill_after {
+            let line = lines.next().unwrap().unwrap();
+            let id: i64 = line["enrolled #".len()..line.find('\t').unwrap()].parse().unwrap();
+            reported.push(id);
+        }
+        child.kill().unwrap(); // SIGKILL: no destructor, no flush
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the run finished before it was killed");
+        // A line that was printed but not read yet is committed too.
+        for line in lines.map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("enrolled #") {
+                reported.push(rest[..rest.find('\t').unwrap()].parse().unwrap());
+            }
+        }
+
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM enrollments")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for id in &reported {
+            assert!(ids.contains(id), "committed enrollment #{id} lost");
+        }
+        drop(conn);
+        let reg = ecapa2_registry::Registry::open(&db).unwrap();
+        for s in reg.speakers().unwrap() {
+            let units: Vec<Vec<f64>> = reg
+                .embeddings(&s.name)
+                .unwrap()
+                .into_iter()
+                .map(|(_, v)| {
+                    let n = v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+                    v.iter().map(|&x| f64::from(x) / n).collect()
+                })
+                .collect();
+            assert_eq!(units.len(), s.enrollments);
+            let centroid = reg.centroid(&s.name).unwrap();
+            for (i, c) in centroid.iter().enumerate() {
+                let mean = units.iter().map(|u| u[i]).sum::<f64>() / units.len() as f64;
+                assert!((f64::from(*c) - mean).abs() < 1e-6, "{}: centroid off", s.name);
+            }
+        }
+    }
+}
