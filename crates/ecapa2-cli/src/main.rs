@@ -58,7 +58,7 @@ fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
         .map_err(|e: ecapa2::UnknownPrecision| e.to_string())
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     ecapa2::parse_size(s).ok_or_else(|| format!("{s:?} is not a size like 2G or 1500M"))
 }
 
@@ -112,6 +112,9 @@ enum Command {
     /// A speaker registry in SQLite: create, enroll, remove, list, verify, identify,
     /// set-threshold.
     Registry(commands::registry::Args),
+    /// HTTP service: embeddings, scores, and the speaker registry (--db), with dynamic
+    /// batching, limits, Prometheus metrics and an OpenAPI description.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => commands::inspect::run(a, options),
         Command::Download(a) => commands::download::run(a),
         Command::Registry(a) => commands::registry::run(a, options),
+        Command::Serve(a) => commands::serve::run(a, options),
     };
     match result {
         Ok(code) => code,

@@ -215,6 +215,14 @@ impl Registry {
         })
     }
 
+    /// Checkpoints the write-ahead log into the database file and closes the connection
+    /// (what a graceful shutdown does; dropping the registry also leaves a consistent file).
+    pub fn close(self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| RegistryError::Sqlite(e))
+    }
+
     /// The model and label whose embeddings this registry holds.
     pub fn identity(&self) -> &ModelIdentity {
         &self.identity

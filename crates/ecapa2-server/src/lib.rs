@@ -1,1 +1,87 @@
-//! placeholder
+//! `ecapa2 serve`: ECAPA2 embeddings, scores and a speaker registry over HTTP.
+//!
+//! - [`batcher`]: one bounded queue, filled into engine batches under an audio-seconds budget;
+//!   one engine thread pool shared by every request.
+//! - [`routes`]: the endpoints (axum), documented in the OpenAPI description served at
+//!   `/openapi.json` (utoipa, generated from the handlers).
+//! - [`problem`]: errors as `application/problem+json`.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = std::sync::Arc::new(ecapa2::Ecapa2::load("ecapa2.pt")?);
+//! let service = ecapa2_server::Service::new(model, "sha256:…".into(), None, Default::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! service.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod batcher;
+pub mod metrics;
+pub mod problem;
+pub mod routes;
+mod audio_input;
+mod state;
+
+pub use batcher::BatchConfig;
+pub use state::{Limits, ServiceConfig};
+
+use ecapa2::Ecapa2;
+use ecapa2_registry::Registry;
+use std::future::Future;
+use std::sync::Arc;
+
+/// The service: a model, its batcher, an optional registry, and the limits in force.
+pub struct Service {
+    state: Arc<state::AppState>,
+}
+
+impl Service {
+    /// Prepares the service (starts the engine thread). `model_id` identifies the archive
+    /// (e.g. `sha256:<hex>`); `registry` enables the registry endpoints and must hold this
+    /// model's embeddings.
+    pub fn new(
+        model: Arc<Ecapa2>,
+        model_id: String,
+        registry: Option<Registry>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            state: state::AppState::new(model, model_id, registry, config),
+        }
+    }
+
+    /// The axum router (for embedding the service in another server).
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then stops accepting, finishes the
+    /// requests in flight and the queued jobs, and closes the registry (checkpointing its
+    /// write-ahead log).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let draining = state.clone();
+        let app = self.router();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                draining.start_draining();
+                tracing::info!("shutting down: finishing requests in flight");
+            })
+            .await?;
+        let state = self.state;
+        tokio::task::spawn_blocking(move || state.close())
+            .await
+            .map_err(std::io::Error::other)?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}

@@ -6,3 +6,4 @@ pub mod eval;
 pub mod inspect;
 pub mod registry;
 pub mod score;
+pub mod serve;

@@ -1,0 +1,121 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`): a status, a short title,
+//! and a detail that says what was wrong with this request.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ecapa2_audio::AudioError;
+use ecapa2_registry::RegistryError;
+use serde::Serialize;
+
+/// A problem response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank`: the status says it all).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the status.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What was wrong with this request.
+    pub detail: String,
+    /// Seconds to wait before retrying (overload only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+}
+
+impl Problem {
+    /// A problem with `status` and `detail`.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            retry_after_s: None,
+        }
+    }
+
+    /// 400: a request the service cannot parse.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 503 with `Retry-After`: the queue is full or the service is shutting down.
+    pub fn unavailable(detail: impl Into<String>, retry_after_s: u64) -> Self {
+        Self {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry = self.retry_after_s;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(s) = retry {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<AudioError> for Problem {
+    /// Unsupported formats are 415; audio that is corrupt, empty, too short or not finite is
+    /// 422 (the request was understood, the audio cannot be used).
+    fn from(e: AudioError) -> Self {
+        let status = match e {
+            AudioError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<ecapa2::Error> for Problem {
+    fn from(e: ecapa2::Error) -> Self {
+        let status = match e {
+            ecapa2::Error::UnknownLabel { .. } => StatusCode::BAD_REQUEST,
+            ecapa2::Error::AudioTooShort { .. } | ecapa2::Error::InBatch { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ecapa2::Error::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<RegistryError> for Problem {
+    fn from(e: RegistryError) -> Self {
+        let status = match e {
+            RegistryError::UnknownSpeaker(_) | RegistryError::UnknownEnrollment(_) => {
+                StatusCode::NOT_FOUND
+            }
+            RegistryError::BadName { .. }
+            | RegistryError::BadThreshold(_)
+            | RegistryError::NothingToEnroll => StatusCode::BAD_REQUEST,
+            RegistryError::BadEmbedding(_) | RegistryError::ModelMismatch { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.to_string())
+    }
+}

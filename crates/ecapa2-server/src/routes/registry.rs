@@ -1,0 +1,450 @@
+//! The registry endpoints (with `--db`): enroll, list, remove, verify, identify.
+
+use super::extract::{Body, Multipart, Path, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use ecapa2::LabelSet;
+use ecapa2_registry::{EnrollmentInfo, NewEnrollment, SpeakerInfo};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A speaker as listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SpeakerOut {
+    /// Speaker name.
+    pub name: String,
+    /// Number of enrollments.
+    pub enrollments: usize,
+    /// Seconds of enrolled audio.
+    pub duration_s: f64,
+    /// First enrollment (UTC, RFC 3339).
+    pub created_at: String,
+    /// Last change (UTC, RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<SpeakerInfo> for SpeakerOut {
+    fn from(s: SpeakerInfo) -> Self {
+        Self {
+            name: s.name,
+            enrollments: s.enrollments,
+            duration_s: s.duration_s,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Every speaker.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SpeakerList {
+    /// Speakers by name.
+    pub speakers: Vec<SpeakerOut>,
+    /// The decision threshold, if set.
+    pub threshold: Option<f64>,
+}
+
+/// One enrollment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentOut {
+    /// Its id (for removal).
+    pub id: i64,
+    /// Where it came from.
+    pub source: String,
+    /// Seconds of audio.
+    pub duration_s: f64,
+    /// When (UTC, RFC 3339).
+    pub created_at: String,
+}
+
+impl From<EnrollmentInfo> for EnrollmentOut {
+    fn from(e: EnrollmentInfo) -> Self {
+        Self {
+            id: e.id,
+            source: e.source,
+            duration_s: e.duration_s,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A speaker with its enrollments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SpeakerDetailOut {
+    /// The speaker.
+    pub speaker: SpeakerOut,
+    /// Its enrollments, oldest first.
+    pub enrollments: Vec<EnrollmentOut>,
+}
+
+/// What an enrollment request added.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollResponse {
+    /// The speaker.
+    pub speaker: String,
+    /// Ids of the new enrollments.
+    pub enrollment_ids: Vec<i64>,
+    /// The speaker's enrollments now.
+    pub enrollments: usize,
+}
+
+/// What a removal took away.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RemoveResponse {
+    /// The speaker concerned.
+    pub speaker: String,
+    /// Enrollments removed.
+    pub removed_enrollments: usize,
+}
+
+/// A verification decision.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VerifyResponse {
+    /// The claimed speaker.
+    pub speaker: String,
+    /// Cosine similarity to the speaker's centroid.
+    pub score: f64,
+    /// The registry's threshold (null until one is set).
+    pub threshold: Option<f64>,
+    /// `score >= threshold` (null without a threshold).
+    pub accepted: Option<bool>,
+}
+
+/// One identification candidate.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CandidateOut {
+    /// Speaker name.
+    pub speaker: String,
+    /// Cosine similarity to its centroid.
+    pub score: f64,
+    /// `score >= threshold` (null without a threshold).
+    pub accepted: Option<bool>,
+}
+
+/// The closest speakers, best first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IdentifyResponse {
+    /// Candidates, best first.
+    pub candidates: Vec<CandidateOut>,
+    /// The registry's threshold (null until one is set).
+    pub threshold: Option<f64>,
+}
+
+/// Query of an enrollment.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EnrollQuery {
+    /// A name for where the audio came from (default: the file name, or `upload`).
+    source: Option<String>,
+}
+
+/// Query of `/v1/verify`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct VerifyQuery {
+    /// The claimed speaker.
+    speaker: String,
+}
+
+/// Query of `/v1/identify`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct IdentifyQuery {
+    /// How many candidates (default 5, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    top: Option<usize>,
+}
+
+const PROBLEM: &str = "application/problem+json";
+
+/// List the enrolled speakers.
+#[utoipa::path(
+    get, path = "/v1/speakers", tag = "registry",
+    responses(
+        (status = 200, description = "Every speaker", body = SpeakerList),
+        (status = 404, description = "No registry (start with --db)", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn list_speakers(State(state): State<Arc<AppState>>) -> Result<Json<SpeakerList>, Problem> {
+    state
+        .with_registry(|reg| {
+            Ok(Json(SpeakerList {
+                speakers: reg.speakers()?.into_iter().map(Into::into).collect(),
+                threshold: reg.threshold()?.map(|t| t.value),
+            }))
+        })
+        .await
+}
+
+/// One speaker and its enrollments.
+#[utoipa::path(
+    get, path = "/v1/speakers/{speaker}", tag = "registry",
+    params(("speaker" = String, Path, description = "Speaker name")),
+    responses(
+        (status = 200, description = "The speaker", body = SpeakerDetailOut),
+        (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn get_speaker(
+    State(state): State<Arc<AppState>>,
+    Path(speaker): Path<String>,
+) -> Result<Json<SpeakerDetailOut>, Problem> {
+    state
+        .with_registry(move |reg| {
+            let d = reg.speaker(&speaker)?;
+            Ok(Json(SpeakerDetailOut {
+                speaker: d.info.into(),
+                enrollments: d.enrollments.into_iter().map(Into::into).collect(),
+            }))
+        })
+        .await
+}
+
+/// Enroll a speaker (created on its first enrollment) from one recording in the body, or
+/// several as multipart file fields (all or nothing).
+#[utoipa::path(
+    post, path = "/v1/speakers/{speaker}/enrollments", tag = "registry",
+    params(("speaker" = String, Path, description = "Speaker name"), EnrollQuery),
+    request_body(
+        description = "An audio file, JSON samples, or a multipart form of audio files",
+        content(
+            ([u8] = "application/octet-stream"),
+            (crate::audio_input::SamplesBody = "application/json"),
+            ("multipart/form-data")
+        )
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Enrolled", body = EnrollResponse),
+        (status = 400, description = "Bad name, JSON or form", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No registry", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn enroll(
+    State(state): State<Arc<AppState>>,
+    Path(speaker): Path<String>,
+    Query(query): Query<EnrollQuery>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Result<(StatusCode, Json<EnrollResponse>), Problem> {
+    state.authorize(&headers)?;
+    let identity = state.registry_identity()?.clone();
+    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
+    let is_multipart = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Decode and embed every recording first: a bad one refuses the request before any write.
+    let mut items = Vec::new();
+    if is_multipart {
+        let form = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        let files = form.files().await?;
+        if files.is_empty() {
+            return Err(Problem::bad_request("the form has no files"));
+        }
+        for (_, file, bytes) in files {
+            let audio = state.decode(&file, bytes).await?;
+            let embedding = state.embed(audio.samples, labels).await?;
+            items.push((file, audio.duration_s, embedding));
+        }
+    } else {
+        let Body(body) = <Body as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        let source = query.source.clone().unwrap_or_else(|| "upload".into());
+        let audio = state.audio_from_body(&source, &headers, body).await?;
+        let embedding = state.embed(audio.samples, labels).await?;
+        items.push((source, audio.duration_s, embedding));
+    }
+    let response = state
+        .with_registry(move |reg| {
+            let new: Vec<NewEnrollment<'_>> = items
+                .iter()
+                .map(|(source, seconds, e)| NewEnrollment::new(source, *seconds, e))
+                .collect();
+            let ids = reg.enroll(&identity, &speaker, &new)?;
+            let enrollments = reg.speaker(&speaker)?.info.enrollments;
+            Ok(EnrollResponse {
+                speaker,
+                enrollment_ids: ids,
+                enrollments,
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Remove a speaker and all its enrollments.
+#[utoipa::path(
+    delete, path = "/v1/speakers/{speaker}", tag = "registry",
+    params(("speaker" = String, Path, description = "Speaker name")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Removed", body = RemoveResponse),
+        (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn remove_speaker(
+    State(state): State<Arc<AppState>>,
+    Path(speaker): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<RemoveResponse>, Problem> {
+    state.authorize(&headers)?;
+    state
+        .with_registry(move |reg| {
+            let removed_enrollments = reg.remove_speaker(&speaker)?;
+            Ok(Json(RemoveResponse {
+                speaker,
+                removed_enrollments,
+            }))
+        })
+        .await
+}
+
+/// Remove one enrollment (the speaker goes with its last one).
+#[utoipa::path(
+    delete, path = "/v1/speakers/{speaker}/enrollments/{id}", tag = "registry",
+    params(
+        ("speaker" = String, Path, description = "Speaker name"),
+        ("id" = i64, Path, description = "Enrollment id")
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Removed", body = RemoveResponse),
+        (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such enrollment of that speaker, or no registry", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn remove_enrollment(
+    State(state): State<Arc<AppState>>,
+    Path((speaker, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<RemoveResponse>, Problem> {
+    state.authorize(&headers)?;
+    state
+        .with_registry(move |reg| {
+            // The id must belong to the speaker in the path.
+            let owned = reg.speaker(&speaker)?.enrollments.iter().any(|e| e.id == id);
+            if !owned {
+                return Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    format!("speaker {speaker:?} has no enrollment #{id}"),
+                ));
+            }
+            reg.remove_enrollment(id)?;
+            Ok(Json(RemoveResponse {
+                speaker,
+                removed_enrollments: 1,
+            }))
+        })
+        .await
+}
+
+/// Is this recording the claimed speaker?
+#[utoipa::path(
+    post, path = "/v1/verify", tag = "registry",
+    params(VerifyQuery),
+    request_body(
+        description = "An audio file or JSON samples",
+        content(
+            ([u8] = "application/octet-stream"),
+            (crate::audio_input::SamplesBody = "application/json")
+        )
+    ),
+    responses(
+        (status = 200, description = "Score and decision", body = VerifyResponse),
+        (status = 400, description = "Bad query or JSON", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<VerifyQuery>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<VerifyResponse>, Problem> {
+    let identity = state.registry_identity()?.clone();
+    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
+    // Unknown speaker: answer before spending engine time.
+    let speaker = query.speaker;
+    let known = speaker.clone();
+    state.with_registry(move |reg| Ok(reg.speaker(&known).map(|_| ())?)).await?;
+    let audio = state.audio_from_body("request body", &headers, body).await?;
+    let embedding = state.embed(audio.samples, labels).await?;
+    state
+        .with_registry(move |reg| {
+            let v = reg.verify(&identity, &speaker, &embedding)?;
+            Ok(Json(VerifyResponse {
+                speaker,
+                score: f64::from(v.score),
+                threshold: v.threshold,
+                accepted: v.accepted,
+            }))
+        })
+        .await
+}
+
+/// Which enrolled speakers sound most like this recording?
+#[utoipa::path(
+    post, path = "/v1/identify", tag = "registry",
+    params(IdentifyQuery),
+    request_body(
+        description = "An audio file or JSON samples",
+        content(
+            ([u8] = "application/octet-stream"),
+            (crate::audio_input::SamplesBody = "application/json")
+        )
+    ),
+    responses(
+        (status = 200, description = "Candidates, best first", body = IdentifyResponse),
+        (status = 400, description = "Bad query or JSON", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No registry", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn identify(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<IdentifyQuery>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<IdentifyResponse>, Problem> {
+    let identity = state.registry_identity()?.clone();
+    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
+    let top = query.top.unwrap_or(5);
+    if !(1..=1000).contains(&top) {
+        return Err(Problem::bad_request(format!("top={top}: expected 1..=1000")));
+    }
+    let audio = state.audio_from_body("request body", &headers, body).await?;
+    let embedding = state.embed(audio.samples, labels).await?;
+    state
+        .with_registry(move |reg| {
+            let candidates = reg
+                .identify(&identity, &embedding, top)?
+                .into_iter()
+                .map(|c| CandidateOut {
+                    speaker: c.speaker,
+                    score: f64::from(c.score),
+                    accepted: c.accepted,
+                })
+                .collect();
+            Ok(Json(IdentifyResponse {
+                candidates,
+                threshold: reg.threshold()?.map(|t| t.value),
+            }))
+        })
+        .await
+}
