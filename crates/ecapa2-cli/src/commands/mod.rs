@@ -4,4 +4,5 @@ pub mod download;
 pub mod embed;
 pub mod eval;
 pub mod inspect;
+pub mod plot_det;
 pub mod score;
