@@ -103,8 +103,10 @@ enum Command {
     Embed(commands::embed::Args),
     /// Cosine similarity between the embeddings of two audio files.
     Score(commands::score::Args),
-    /// EER and minDCF over a trial list (VoxCeleb or Kaldi format).
+    /// EER and minDCF over a trial list (VoxCeleb or Kaldi format), optionally a DET plot.
     Eval(commands::eval::Args),
+    /// DET curves of score files on one plot (.svg or .png), EER and minDCF marked.
+    PlotDet(commands::plot_det::Args),
     /// Print an archive's module tree, tensors, and whether it binds to the network.
     Inspect(commands::inspect::Args),
     /// Fetch the official ecapa2.pt into the Hugging Face cache.
@@ -151,6 +153,7 @@ fn main() -> ExitCode {
         Command::Embed(a) => commands::embed::run(a, options),
         Command::Score(a) => commands::score::run(a, options),
         Command::Eval(a) => commands::eval::run(a, options),
+        Command::PlotDet(a) => commands::plot_det::run(a),
         Command::Inspect(a) => commands::inspect::run(a, options),
         Command::Download(a) => commands::download::run(a),
         Command::Registry(a) => commands::registry::run(a, options),

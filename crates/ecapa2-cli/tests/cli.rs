@@ -344,3 +344,217 @@ fn eval_keeps_computed_work_when_a_file_fails() {
     let cached = std::fs::read_to_string(&cache).unwrap();
     assert_eq!(cached.lines().count(), 3, "{cached}");
 }
+
+/// The EER `eval` prints, as the plot legend writes it (`EER: 12.500 %` → `EER 12.500 %`).
+fn printed_eer(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("EER: "))
+        .expect("EER line");
+    let value = line["EER: ".len()..].split(" %").next().unwrap();
+    format!("EER {value} %")
+}
+
+/// `eval --plot` draws the curve of the scores it reports, in SVG or PNG by extension; an
+/// unknown extension is refused before any work.
+#[test]
+fn eval_plots_the_det_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let trials = dir.path().join("trials.txt");
+    std::fs::write(
+        &trials,
+        "1 speech_16k.wav speech_16k.flac\n0 speech_16k.wav speech2_16k.wav\n1 speech2_16k.wav speech2_16k.wav\n0 speech_16k.flac speech2_16k.wav\n",
+    )
+    .unwrap();
+    let audio = root().join("tests/fixtures/audio");
+    let cache = dir.path().join("cache.jsonl");
+    let svg = dir.path().join("det.svg");
+    let args = |plot: &Path| {
+        vec![
+            "eval".to_string(),
+            "--model".into(),
+            MODEL.into(),
+            trials.to_str().unwrap().into(),
+            "--audio-root".into(),
+            audio.to_str().unwrap().into(),
+            "--cache".into(),
+            cache.to_str().unwrap().into(),
+            "--plot".into(),
+            plot.to_str().unwrap().into(),
+        ]
+    };
+    let a = args(&svg);
+    let (code, out, err) = ecapa2(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote DET plot"), "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    // The legend names the trial list and gives the EER printed above.
+    assert!(
+        text.contains(&format!("trials.txt: {}", printed_eer(&out))),
+        "{out}\n{text}"
+    );
+
+    let png = dir.path().join("det.png");
+    let a = args(&png);
+    let (code, _, err) = ecapa2(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&bytes[16..24], [0, 0, 2, 208, 0, 0, 2, 208], "720 × 720");
+
+    let a = args(&dir.path().join("det.jpg"));
+    let (code, _, err) = ecapa2(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown plot format"), "{err}");
+}
+
+/// `plot-det` draws several score files on one plot, labels from the files or from --trials.
+#[test]
+fn plot_det_compares_score_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.scores");
+    let b = dir.path().join("b.scores");
+    // a: one target below one non-target out of 4 + 4 → EER 25 %; b: unlabelled.
+    std::fs::write(
+        &a,
+        "e1 t1 0.9 target\ne1 t2 0.8 target\ne2 t3 0.7 target\ne2 t4 0.2 target\n\
+         e1 n1 0.1 nontarget\ne1 n2 0.15 nontarget\ne2 n3 0.3 nontarget\ne2 n4 0.05 nontarget\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        "e1 t1 0.9\ne1 t2 0.1\ne2 t3 0.7\ne2 t4 0.2\ne1 n1 0.8\ne1 n2 0.15\ne2 n3 0.3\ne2 n4 0.05\n",
+    )
+    .unwrap();
+    let trials = dir.path().join("trials.txt");
+    std::fs::write(
+        &trials,
+        "e1 t1 target\ne1 t2 target\ne2 t3 target\ne2 t4 target\n\
+         e1 n1 nontarget\ne1 n2 nontarget\ne2 n3 nontarget\ne2 n4 nontarget\n",
+    )
+    .unwrap();
+    let out_svg = dir.path().join("cmp.svg");
+    let (code, out, err) = ecapa2(&[
+        "plot-det",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--trials",
+        trials.to_str().unwrap(),
+        "--names",
+        "sys A,sys B",
+        "-o",
+        out_svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // b, labelled by the list: scores ascending n t n t n t n t, so the sweep passes
+    // (P_fa, P_miss) = (3/4, 1/4), (2/4, 1/4), (2/4, 2/4): EER 50 %.
+    assert!(
+        out.contains("sys A: 8 trials (4 target, 4 nontarget), EER 25.000 %"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sys B: 8 trials (4 target, 4 nontarget), EER 50.000 %"),
+        "{out}"
+    );
+    let svg = std::fs::read_to_string(&out_svg).unwrap();
+    assert!(svg.contains("sys A: EER 25.000 %") && svg.contains("sys B: EER 50.000 %"));
+    // Two curves in two colours, each with its EER marker (a filled circle).
+    let circles: Vec<&str> = svg.split("<circle").skip(1).collect();
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let fill = format!(r#"fill="{colour}""#);
+        assert!(
+            circles.iter().any(|c| c.contains(&fill)),
+            "no {colour} marker"
+        );
+    }
+
+    // Without --names the file name labels the curve.
+    let (code, _, err) = ecapa2(&[
+        "plot-det",
+        a.to_str().unwrap(),
+        "-o",
+        out_svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svg = std::fs::read_to_string(&out_svg).unwrap();
+    assert!(svg.contains("a.scores: EER 25.000 %"), "{svg}");
+    let out_png = dir.path().join("cmp.png");
+    let (code, _, err) = ecapa2(&[
+        "plot-det",
+        a.to_str().unwrap(),
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(&std::fs::read(&out_png).unwrap()[..4], b"\x89PNG");
+}
+
+/// Bad input to `plot-det` is a one-line error naming the problem, never a panic, and leaves
+/// no plot behind.
+#[test]
+fn plot_det_bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.scores", "a b 0.9 target\na c 0.1 nontarget\n");
+    let empty = write("empty.scores", "# nothing\n");
+    let no_non = write("tgt.scores", "a b 0.9 target\na c 0.8 1\n");
+    let no_tgt = write("non.scores", "a b 0.9 nontarget\n");
+    let bare = write("bare.scores", "a b 0.9\n");
+    let bad = write("bad.scores", "a b x target\n");
+    let pairs = write("pairs.txt", "a b\n");
+    let other = write("other.txt", "x y target\n");
+    let out = dir.path().join("det.svg");
+    let pdf = dir.path().join("det.pdf");
+    let deep = dir.path().join("no/such/dir/det.svg");
+    let [out_s, pdf_s, deep_s] = [&out, &pdf, &deep].map(|p| p.to_str().unwrap());
+    let cases: Vec<(Vec<&str>, &str, i32, &str)> = vec![
+        (vec![&good], pdf_s, 2, "unknown plot format"),
+        (vec![&good], deep_s, 1, "No such file or directory"),
+        (vec![&empty], out_s, 1, "empty.scores: no scores"),
+        (vec![&no_non], out_s, 1, "no non-target trials"),
+        (vec![&no_tgt], out_s, 1, "no target trials"),
+        (
+            vec![&bare],
+            out_s,
+            1,
+            "a 4th column (target/nontarget) or --trials",
+        ),
+        (vec![&bad], out_s, 1, "bad.scores: line 1: invalid score"),
+        (
+            vec![&good, &good, "--names", "one"],
+            out_s,
+            1,
+            "--names has 1 names for 2",
+        ),
+        (
+            vec![&good, "--trials", &pairs],
+            out_s,
+            1,
+            "no target/nontarget labels",
+        ),
+        (
+            vec![&good, "--trials", &other],
+            out_s,
+            1,
+            "(a b) is not in the trial list",
+        ),
+    ];
+    for (args, output, want_code, want) in cases {
+        let all: Vec<&str> = ["plot-det", "-o", output]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let (code, _, err) = ecapa2(&all);
+        assert_eq!(code, want_code, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        for p in [&out, &pdf, &deep] {
+            assert!(!p.exists(), "{args:?} left {}", p.display());
+        }
+    }
+}

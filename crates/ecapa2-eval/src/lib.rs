@@ -9,6 +9,8 @@
 //! - [`scoring`]: cosine similarity and per-trial scoring.
 //! - [`asnorm`]: adaptive symmetric score normalisation against a cohort.
 //! - [`metrics`]: EER and minDCF (conventions documented there).
+//! - [`det`]: the DET curve on normal-deviate axes (probit, axis ticks, a thinned polyline).
+//! - `det_plot` (feature `plot`): DET plots to SVG/PNG with the EER and minDCF marked.
 //! - [`score_file`]: `enroll test score [label]` files.
 //!
 //! No function panics on malformed input; every failure is a typed error.
@@ -17,6 +19,9 @@
 #![forbid(unsafe_code)]
 
 pub mod asnorm;
+pub mod det;
+#[cfg(feature = "plot")]
+pub mod det_plot;
 pub mod embeddings;
 mod float_text;
 pub mod metrics;
@@ -32,7 +37,8 @@ pub use metrics::{
 };
 pub use score_file::{load_scores, parse_scores, save_scores, write_scores, ScoreFileError};
 pub use scoring::{
-    cosine_similarity, l2_normalize, score_trials, split_by_label, ScoredTrial, ScoringError,
+    cosine_similarity, l2_normalize, label_from_trials, score_trials, split_by_label, ScoredTrial,
+    ScoringError,
 };
 pub use trials::{
     parse_trials, parse_trials_as, read_trials, Trial, TrialFormat, TrialList, TrialsError,

@@ -1,7 +1,9 @@
 //! Cosine scoring of trials against stored embeddings.
 
+use std::collections::HashMap;
+
 use crate::embeddings::EmbeddingStore;
-use crate::trials::Trial;
+use crate::trials::{Trial, TrialList};
 
 /// Errors from scoring.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -39,6 +41,27 @@ pub enum ScoringError {
         /// Its enrollment key.
         enroll: String,
         /// Its test key.
+        test: String,
+    },
+    /// Labels were to come from a trial list that has none.
+    #[error("the trial list has no target/nontarget labels")]
+    UnlabeledTrialList,
+    /// A scored pair is not in the trial list its labels come from.
+    #[error("trial {trial} ({enroll} {test}) is not in the trial list")]
+    NotInTrials {
+        /// 0-based index of the scored trial.
+        trial: usize,
+        /// Its enrollment key.
+        enroll: String,
+        /// Its test key.
+        test: String,
+    },
+    /// The trial list gives one pair both labels.
+    #[error("the trial list labels ({enroll} {test}) both target and nontarget")]
+    ConflictingLabels {
+        /// Enrollment key.
+        enroll: String,
+        /// Test key.
         test: String,
     },
 }
@@ -138,6 +161,50 @@ pub fn split_by_label(scored: &[ScoredTrial]) -> Result<(Vec<f64>, Vec<f64>), Sc
         }
     }
     Ok((tgt, non))
+}
+
+/// Sets every score's label from the trial list's `(enroll, test)` pair, replacing any label
+/// it had: for score files without a label column (Kaldi's `enroll test score`). Fails, with
+/// nothing changed, on an unlabelled list, a pair given both labels, or a scored pair the
+/// list lacks.
+pub fn label_from_trials(
+    scored: &mut [ScoredTrial],
+    trials: &TrialList,
+) -> Result<(), ScoringError> {
+    if !trials.is_labeled() {
+        return Err(ScoringError::UnlabeledTrialList);
+    }
+    let mut labels: HashMap<(&str, &str), bool> = HashMap::with_capacity(trials.trials.len());
+    for t in &trials.trials {
+        // A labelled list gives every trial a label.
+        let Some(label) = t.label else {
+            return Err(ScoringError::UnlabeledTrialList);
+        };
+        if *labels.entry((&t.enroll, &t.test)).or_insert(label) != label {
+            return Err(ScoringError::ConflictingLabels {
+                enroll: t.enroll.clone(),
+                test: t.test.clone(),
+            });
+        }
+    }
+    let found = scored
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            labels
+                .get(&(s.enroll.as_str(), s.test.as_str()))
+                .copied()
+                .ok_or_else(|| ScoringError::NotInTrials {
+                    trial: i,
+                    enroll: s.enroll.clone(),
+                    test: s.test.clone(),
+                })
+        })
+        .collect::<Result<Vec<bool>, _>>()?;
+    for (s, label) in scored.iter_mut().zip(found) {
+        s.label = Some(label);
+    }
+    Ok(())
 }
 
 fn check_finite(v: &[f32]) -> Result<(), ScoringError> {

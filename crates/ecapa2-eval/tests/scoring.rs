@@ -232,3 +232,48 @@ fn asnorm_errors() {
         Err(AsNormError::Scoring(ScoringError::MissingEmbedding { .. }))
     ));
 }
+
+/// Labels of an unlabelled score file come from the trial list, by (enroll, test) pair.
+#[test]
+fn labels_from_a_trial_list() {
+    let scored = ecapa2_eval::parse_scores("a b 0.9\na c 0.1\nb c 0.5 target\n").unwrap();
+    let list = parse_trials("b c nontarget\na c nontarget\na b target\n").unwrap();
+    let mut labelled = scored.clone();
+    label_from_trials(&mut labelled, &list).unwrap();
+    let labels: Vec<_> = labelled.iter().map(|s| s.label).collect();
+    // The list's label replaces the file's (b c).
+    assert_eq!(labels, [Some(true), Some(false), Some(false)]);
+    assert_eq!(
+        split_by_label(&labelled).unwrap(),
+        (vec![0.9], vec![0.1, 0.5])
+    );
+
+    // A pair missing from the list: an error naming it, and nothing changed.
+    let short = parse_trials("a b target\na c nontarget\n").unwrap();
+    let mut untouched = scored.clone();
+    assert_eq!(
+        label_from_trials(&mut untouched, &short),
+        Err(ScoringError::NotInTrials {
+            trial: 2,
+            enroll: "b".into(),
+            test: "c".into()
+        })
+    );
+    assert_eq!(untouched, scored);
+    // Reversed pairs are other pairs.
+    let reversed = parse_trials("b a target\nc a nontarget\nc b target\n").unwrap();
+    assert!(matches!(
+        label_from_trials(&mut untouched, &reversed),
+        Err(ScoringError::NotInTrials { trial: 0, .. })
+    ));
+    let unlabelled = parse_trials("a b\n").unwrap();
+    assert_eq!(
+        label_from_trials(&mut untouched, &unlabelled),
+        Err(ScoringError::UnlabeledTrialList)
+    );
+    let both = parse_trials("1 a b\n0 a b\n").unwrap();
+    assert!(matches!(
+        label_from_trials(&mut untouched, &both),
+        Err(ScoringError::ConflictingLabels { .. })
+    ));
+}

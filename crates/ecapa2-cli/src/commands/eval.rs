@@ -1,6 +1,7 @@
 //! `ecapa2 eval TRIALS`: embed every file of a trial list once (with a reusable cache), score
 //! by cosine (optionally AS-norm), and report EER and minDCF.
 
+use crate::commands::plot_det;
 use crate::inputs;
 use crate::model_source::{self, ModelArgs};
 use crate::pipeline::{self, EmbedOptions};
@@ -8,7 +9,8 @@ use crate::progress;
 use anyhow::{bail, Context, Result};
 use ecapa2::{LabelSet, Options};
 use ecapa2_audio::ChannelMode;
-use ecapa2_eval::{AsNorm, EmbeddingFormat, EmbeddingStore};
+use ecapa2_eval::det_plot::DetSeries;
+use ecapa2_eval::{AsNorm, DetCurve, EmbeddingFormat, EmbeddingStore};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,18 +36,22 @@ pub struct Args {
     /// Write per-trial scores here (`enroll test score [target|nontarget]`).
     #[arg(long)]
     scores: Option<PathBuf>,
+    /// Draw the DET curve with its EER and minDCF points here (.svg or .png).
+    #[arg(long, value_name = "FILE", value_parser = plot_det::plot_path)]
+    plot: Option<PathBuf>,
 }
 
 /// Runs the evaluation.
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let list = ecapa2_eval::read_trials(&args.trials)?;
-    // Two columns (`enroll test`) carry no labels, so no EER: refuse rather than "succeed"
-    // with nothing to report, unless only the scores were asked for.
-    if !list.is_labeled() && args.scores.is_none() {
+    // Two columns (`enroll test`) carry no labels, so no EER or DET curve: refuse rather than
+    // "succeed" with nothing to report, unless only the scores were asked for.
+    if !list.is_labeled() && (args.scores.is_none() || args.plot.is_some()) {
         anyhow::bail!(
-            "{}: the trial list has no labels (2 columns: `enroll test`), so there is no EER to \
-             compute; use `1|0 enroll test` (VoxCeleb) or `enroll test target|nontarget` \
-             (Kaldi), or pass --scores FILE to only score the pairs",
+            "{}: the trial list has no labels (2 columns: `enroll test`), so there is no EER or \
+             DET curve to compute; use `1|0 enroll test` (VoxCeleb) or \
+             `enroll test target|nontarget` (Kaldi), or pass --scores FILE (without --plot) to \
+             only score the pairs",
             args.trials.display()
         );
     }
@@ -148,7 +154,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         return Ok(status);
     }
     let (target, nontarget) = ecapa2_eval::split_by_label(&scored)?;
-    let m = ecapa2_eval::compute_metrics(&target, &nontarget)?;
+    // One sweep gives the metrics and the plotted curve, so the markers lie on the curve.
+    let curve = DetCurve::new(&target, &nontarget)?;
+    let m = curve.metrics();
     println!(
         "trials: {} ({} target, {} nontarget)",
         scored.len(),
@@ -165,6 +173,13 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             "minDCF(p_target={}): {:.4} (threshold {:.4})",
             d.params.p_target, d.min_dcf, d.threshold
         );
+    }
+    if let Some(plot) = &args.plot {
+        let name = args.trials.file_name().map_or_else(
+            || args.trials.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        plot_det::write_plot(plot, &[DetSeries::new(&name, &curve)], None)?;
     }
     Ok(status)
 }

@@ -4,6 +4,7 @@ pub mod download;
 pub mod embed;
 pub mod eval;
 pub mod inspect;
+pub mod plot_det;
 pub mod registry;
 pub mod score;
 pub mod serve;
