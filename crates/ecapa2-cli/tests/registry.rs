@@ -48,7 +48,11 @@ fn embed(file: &str) -> Vec<f32> {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let d: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
     let n = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
     d / (n(a) * n(b))
 }
@@ -83,12 +87,30 @@ fn create_enroll_verify_identify_threshold_remove() {
     // Verify: no threshold yet, then the EER threshold of a score file.
     let (code, out, err) = run(&db, &["verify", "--model", MODEL, "bob", SPEECH]);
     assert_eq!(code, 0, "{err}");
-    let score: f64 = out.lines().next().unwrap().split('\t').nth(1).unwrap().parse().unwrap();
-    assert!((score - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5, "{out}");
+    let score: f64 = out
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (score - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5,
+        "{out}"
+    );
     assert!(out.contains("no threshold"), "{out}");
     let scores = dir.path().join("dev.scores");
-    std::fs::write(&scores, "a b 0.9 target\na c 0.7 target\na d 0.3 nontarget\na e 0.8 nontarget\na f 0.1 nontarget\n").unwrap();
-    let (code, out, err) = run(&db, &["set-threshold", "--scores", scores.to_str().unwrap()]);
+    std::fs::write(
+        &scores,
+        "a b 0.9 target\na c 0.7 target\na d 0.3 nontarget\na e 0.8 nontarget\na f 0.1 nontarget\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &db,
+        &["set-threshold", "--scores", scores.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("EER of"), "{out}");
     let (code, out, _) = run(&db, &["set-threshold", "--value", "0.5"]);
@@ -101,11 +123,17 @@ fn create_enroll_verify_identify_threshold_remove() {
     assert_eq!(code, 0, "{err}");
     let first: Vec<&str> = out.lines().next().unwrap().split('\t').collect();
     assert_eq!(first[0], "bob", "{out}");
-    assert!((first[1].parse::<f64>().unwrap() - 1.0).abs() < 1e-5, "{out}");
+    assert!(
+        (first[1].parse::<f64>().unwrap() - 1.0).abs() < 1e-5,
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 2);
 
     let (_, out, _) = run(&db, &["list", "--enrollments"]);
-    assert!(out.contains("alice\t1\t") && out.contains("bob\t1\t"), "{out}");
+    assert!(
+        out.contains("alice\t1\t") && out.contains("bob\t1\t"),
+        "{out}"
+    );
     let (code, out, _) = run(&db, &["remove", "bob"]);
     assert_eq!(code, 0, "{out}");
     let (code, _, err) = run(&db, &["remove", "bob"]);
@@ -122,14 +150,28 @@ fn refuses_another_model_and_keeps_going_past_bad_files() {
     assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
     let (code, _, err) = run(
         &db,
-        &["enroll", "--model", "tests/fixtures/tiny-variant/model.pt", "alice", SPEECH],
+        &[
+            "enroll",
+            "--model",
+            "tests/fixtures/tiny-variant/model.pt",
+            "alice",
+            SPEECH,
+        ],
     );
     assert_eq!(code, 1);
     assert!(err.contains("refusing"), "{err}");
     // One corrupt file: the others are enrolled, exit status 2.
     let (code, out, err) = run(
         &db,
-        &["enroll", "--model", MODEL, "alice", SPEECH, "tests/fixtures/audio/not_audio.wav", SPEECH2],
+        &[
+            "enroll",
+            "--model",
+            MODEL,
+            "alice",
+            SPEECH,
+            "tests/fixtures/audio/not_audio.wav",
+            SPEECH2,
+        ],
     );
     assert_eq!(code, 2, "{err}");
     assert_eq!(out.lines().count(), 2, "{out}");
@@ -150,7 +192,12 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reg.db");
     assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
-    let inputs: Vec<&str> = [SPEECH, SPEECH2].iter().copied().cycle().take(400).collect();
+    let inputs: Vec<&str> = [SPEECH, SPEECH2]
+        .iter()
+        .copied()
+        .cycle()
+        .take(400)
+        .collect();
     let mut reported = Vec::new();
     for (round, kill_after) in [1usize, 3, 7, 12].into_iter().enumerate() {
         let mut args = vec!["enroll", "--model", MODEL];
@@ -165,7 +212,9 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         for _ in 0..kill_after {
             let line = lines.next().unwrap().unwrap();
-            let id: i64 = line["enrolled #".len()..line.find('\t').unwrap()].parse().unwrap();
+            let id: i64 = line["enrolled #".len()..line.find('\t').unwrap()]
+                .parse()
+                .unwrap();
             reported.push(id);
         }
         child.kill().unwrap(); // SIGKILL: no destructor, no flush
@@ -179,7 +228,9 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
         }
 
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok");
         let ids: Vec<i64> = conn
             .prepare("SELECT id FROM enrollments")
@@ -207,7 +258,11 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
             let centroid = reg.centroid(&s.name).unwrap();
             for (i, c) in centroid.iter().enumerate() {
                 let mean = units.iter().map(|u| u[i]).sum::<f64>() / units.len() as f64;
-                assert!((f64::from(*c) - mean).abs() < 1e-6, "{}: centroid off", s.name);
+                assert!(
+                    (f64::from(*c) - mean).abs() < 1e-6,
+                    "{}: centroid off",
+                    s.name
+                );
             }
         }
     }

@@ -26,7 +26,15 @@ impl Server {
     fn start(model: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
             .current_dir(root())
-            .args(["--threads", "1", "serve", "--model", model, "--addr", "127.0.0.1:0"])
+            .args([
+                "--threads",
+                "1",
+                "serve",
+                "--model",
+                model,
+                "--addr",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .env("HF_HUB_OFFLINE", "1")
             .stdout(Stdio::piped())
@@ -85,7 +93,11 @@ impl Reply {
     /// A problem+json error with `status`, whose detail contains `needle`.
     fn assert_problem(&self, status: u16, needle: &str) {
         assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.content_type, "application/problem+json", "{}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{}",
+            self.body
+        );
         let p = self.json();
         assert_eq!(p["status"], status);
         let detail = p["detail"].as_str().unwrap();
@@ -93,7 +105,13 @@ impl Reply {
     }
 }
 
-fn send(method: &str, url: &str, content_type: Option<&str>, auth: Option<&str>, body: Vec<u8>) -> Reply {
+fn send(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    auth: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
     let agent = agent();
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(ct) = content_type {
@@ -109,8 +127,11 @@ fn send(method: &str, url: &str, content_type: Option<&str>, auth: Option<&str>,
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (content_type, retry_after, www_authenticate) =
-        (header("content-type").unwrap_or_default(), header("retry-after"), header("www-authenticate"));
+    let (content_type, retry_after, www_authenticate) = (
+        header("content-type").unwrap_or_default(),
+        header("retry-after"),
+        header("www-authenticate"),
+    );
     Reply {
         status: resp.status().as_u16(),
         content_type,
@@ -125,11 +146,23 @@ fn get(url: &str) -> Reply {
 }
 
 fn post_file(url: &str, file: &str) -> Reply {
-    send("POST", url, Some("application/octet-stream"), None, std::fs::read(root().join(file)).unwrap())
+    send(
+        "POST",
+        url,
+        Some("application/octet-stream"),
+        None,
+        std::fs::read(root().join(file)).unwrap(),
+    )
 }
 
 fn post_json(url: &str, value: &serde_json::Value) -> Reply {
-    send("POST", url, Some("application/json"), None, serde_json::to_vec(value).unwrap())
+    send(
+        "POST",
+        url,
+        Some("application/json"),
+        None,
+        serde_json::to_vec(value).unwrap(),
+    )
 }
 
 /// A multipart/form-data body of files.
@@ -163,7 +196,11 @@ fn cli_embed(model: &str, file: &str) -> Vec<f64> {
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn assert_close(a: &[f64], b: &[f64], tol: f64) {
@@ -191,12 +228,27 @@ fn embeddings_scores_and_errors() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["label"].as_str().unwrap().to_string(), l["dim"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["label"].as_str().unwrap().to_string(),
+                l["dim"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(labels[4], ("embedding".to_string(), 32));
     let openapi = get(&format!("{u}/openapi.json")).json();
-    for path in ["/v1/embed", "/v1/score", "/v1/speakers", "/v1/verify", "/v1/identify", "/metrics"] {
-        assert!(openapi["paths"][path].is_object(), "{path} not in the OpenAPI document");
+    for path in [
+        "/v1/embed",
+        "/v1/score",
+        "/v1/speakers",
+        "/v1/verify",
+        "/v1/identify",
+        "/metrics",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} not in the OpenAPI document"
+        );
     }
 
     // Same embeddings as the CLI, for every format the CLI reads (decoded the same way).
@@ -210,16 +262,30 @@ fn embeddings_scores_and_errors() {
         let r = post_file(&format!("{u}/v1/embed"), file);
         assert_eq!(r.status, 200, "{file}: {}", r.body);
         let j = r.json();
-        assert_eq!((j["label"].as_str(), j["dim"].as_u64()), (Some("embedding"), Some(32)));
+        assert_eq!(
+            (j["label"].as_str(), j["dim"].as_u64()),
+            (Some("embedding"), Some(32))
+        );
         assert_close(&floats(&j["embedding"]), &cli_embed(TINY, file), 1e-6);
         assert!(j["duration_s"].as_f64().unwrap() > 0.5);
     }
     // JSON samples: the decoded WAV as numbers gives the same embedding.
-    let loaded = ecapa2_audio::load(root().join(SPEECH), &ecapa2_audio::LoadOptions::for_model(16_000, 1)).unwrap();
+    let loaded = ecapa2_audio::load(
+        root().join(SPEECH),
+        &ecapa2_audio::LoadOptions::for_model(16_000, 1),
+    )
+    .unwrap();
     let samples = &loaded.signals[0];
-    let r = post_json(&format!("{u}/v1/embed"), &serde_json::json!({"samples": samples, "sample_rate": 16000}));
+    let r = post_json(
+        &format!("{u}/v1/embed"),
+        &serde_json::json!({"samples": samples, "sample_rate": 16000}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_close(&floats(&r.json()["embedding"]), &cli_embed(TINY, SPEECH), 1e-6);
+    assert_close(
+        &floats(&r.json()["embedding"]),
+        &cli_embed(TINY, SPEECH),
+        1e-6,
+    );
     // Several labels, concatenated in network order.
     let r = post_file(&format!("{u}/v1/embed?label=pool%7Cgfe_1"), SPEECH);
     assert_eq!(r.json()["dim"], 128 + 192, "{}", r.body);
@@ -233,18 +299,45 @@ fn embeddings_scores_and_errors() {
 
     // Every error is problem+json with its own status.
     post_file(&format!("{u}/v1/embed?label=nope"), SPEECH).assert_problem(400, "valid labels are");
-    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/not_audio.wav").assert_problem(415, "unsupported");
-    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/truncated_header.wav").assert_problem(422, "");
-    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/empty.wav").assert_problem(422, "empty");
-    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/short_10ms.wav").assert_problem(422, "too short");
-    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/nan_f32.wav").assert_problem(422, "non-finite");
-    send("POST", &format!("{u}/v1/embed"), None, None, Vec::new()).assert_problem(422, "empty body");
-    send("POST", &format!("{u}/v1/embed"), Some("application/json"), None, b"{\"samples\": [1,".to_vec())
-        .assert_problem(400, "JSON");
-    post_json(&format!("{u}/v1/embed"), &serde_json::json!({"samples": [0.1, 0.2], "sample_rate": 0}))
-        .assert_problem(422, "sample_rate");
-    post_json(&format!("{u}/v1/embed"), &serde_json::json!({"samples": vec![0.0f32; 100], "sample_rate": 16000}))
-        .assert_problem(422, "too short");
+    post_file(
+        &format!("{u}/v1/embed"),
+        "tests/fixtures/audio/not_audio.wav",
+    )
+    .assert_problem(415, "unsupported");
+    post_file(
+        &format!("{u}/v1/embed"),
+        "tests/fixtures/audio/truncated_header.wav",
+    )
+    .assert_problem(422, "");
+    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/empty.wav")
+        .assert_problem(422, "empty");
+    post_file(
+        &format!("{u}/v1/embed"),
+        "tests/fixtures/audio/short_10ms.wav",
+    )
+    .assert_problem(422, "too short");
+    post_file(&format!("{u}/v1/embed"), "tests/fixtures/audio/nan_f32.wav")
+        .assert_problem(422, "non-finite");
+    send("POST", &format!("{u}/v1/embed"), None, None, Vec::new())
+        .assert_problem(422, "empty body");
+    send(
+        "POST",
+        &format!("{u}/v1/embed"),
+        Some("application/json"),
+        None,
+        b"{\"samples\": [1,".to_vec(),
+    )
+    .assert_problem(400, "JSON");
+    post_json(
+        &format!("{u}/v1/embed"),
+        &serde_json::json!({"samples": [0.1, 0.2], "sample_rate": 0}),
+    )
+    .assert_problem(422, "sample_rate");
+    post_json(
+        &format!("{u}/v1/embed"),
+        &serde_json::json!({"samples": vec![0.0f32; 100], "sample_rate": 16000}),
+    )
+    .assert_problem(422, "too short");
     // The server answers 413 before reading the body, so write it raw and ignore the pipe.
     let addr = u.trim_start_matches("http://");
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
@@ -253,9 +346,15 @@ fn embeddings_scores_and_errors() {
     let mut raw = String::new();
     let _ = tcp.read_to_string(&mut raw);
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
-    assert!(raw.contains("application/problem+json") && raw.contains("size limit"), "{raw}");
-    post_json(&format!("{u}/v1/embed"), &serde_json::json!({"samples": vec![0.5f32; 16000 * 21], "sample_rate": 16000}))
-        .assert_problem(413, "limit of 20 s");
+    assert!(
+        raw.contains("application/problem+json") && raw.contains("size limit"),
+        "{raw}"
+    );
+    post_json(
+        &format!("{u}/v1/embed"),
+        &serde_json::json!({"samples": vec![0.5f32; 16000 * 21], "sample_rate": 16000}),
+    )
+    .assert_problem(413, "limit of 20 s");
     let (ct, body) = multipart(&[("a", SPEECH)]);
     send("POST", &format!("{u}/v1/score"), Some(&ct), None, body).assert_problem(400, "`b`");
     post_file(&format!("{u}/v1/score"), SPEECH).assert_problem(400, "multipart");
@@ -286,7 +385,13 @@ fn registry_endpoints_with_auth() {
     let u = &s.url;
     let wav = |f: &str| std::fs::read(root().join(f)).unwrap();
     let enroll = |name: &str, file: &str, key: Option<&str>| {
-        send("POST", &format!("{u}/v1/speakers/{name}/enrollments?source={file}"), Some("audio/wav"), key, wav(file))
+        send(
+            "POST",
+            &format!("{u}/v1/speakers/{name}/enrollments?source={file}"),
+            Some("audio/wav"),
+            key,
+            wav(file),
+        )
     };
     // Mutations need the key; reads do not.
     let r = enroll("alice", SPEECH, None);
@@ -298,15 +403,32 @@ fn registry_endpoints_with_auth() {
     assert_eq!(r.json()["enrollments"], 1);
     // Several files in one multipart request, all or nothing.
     let (ct, body) = multipart(&[("f", SPEECH2), ("g", SPEECH2)]);
-    let r = send("POST", &format!("{u}/v1/speakers/bob/enrollments"), Some(&ct), Some(KEY), body);
+    let r = send(
+        "POST",
+        &format!("{u}/v1/speakers/bob/enrollments"),
+        Some(&ct),
+        Some(KEY),
+        body,
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["enrollment_ids"].as_array().unwrap().len(), 2);
     let (ct, body) = multipart(&[("f", SPEECH2), ("g", "tests/fixtures/audio/not_audio.wav")]);
-    send("POST", &format!("{u}/v1/speakers/carol/enrollments"), Some(&ct), Some(KEY), body)
-        .assert_problem(415, "not_audio.wav");
+    send(
+        "POST",
+        &format!("{u}/v1/speakers/carol/enrollments"),
+        Some(&ct),
+        Some(KEY),
+        body,
+    )
+    .assert_problem(415, "not_audio.wav");
 
     let list = get(&format!("{u}/v1/speakers")).json();
-    let names: Vec<&str> = list["speakers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["alice", "bob"]);
     assert!(list["threshold"].is_null());
     let bob = get(&format!("{u}/v1/speakers/bob")).json();
@@ -332,14 +454,46 @@ fn registry_endpoints_with_auth() {
 
     // Removal: an enrollment of another speaker is not found; then the speaker goes.
     let bob_first = bob["enrollments"][0]["id"].as_i64().unwrap();
-    send("DELETE", &format!("{u}/v1/speakers/alice/enrollments/{bob_first}"), None, Some(KEY), vec![])
-        .assert_problem(404, "no enrollment");
-    send("DELETE", &format!("{u}/v1/speakers/bob"), None, None, vec![]).assert_problem(401, "Bearer");
-    let r = send("DELETE", &format!("{u}/v1/speakers/bob/enrollments/{bob_first}"), None, Some(KEY), vec![]);
+    send(
+        "DELETE",
+        &format!("{u}/v1/speakers/alice/enrollments/{bob_first}"),
+        None,
+        Some(KEY),
+        vec![],
+    )
+    .assert_problem(404, "no enrollment");
+    send(
+        "DELETE",
+        &format!("{u}/v1/speakers/bob"),
+        None,
+        None,
+        vec![],
+    )
+    .assert_problem(401, "Bearer");
+    let r = send(
+        "DELETE",
+        &format!("{u}/v1/speakers/bob/enrollments/{bob_first}"),
+        None,
+        Some(KEY),
+        vec![],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = send("DELETE", &format!("{u}/v1/speakers/bob"), None, Some(KEY), vec![]);
+    let r = send(
+        "DELETE",
+        &format!("{u}/v1/speakers/bob"),
+        None,
+        Some(KEY),
+        vec![],
+    );
     assert_eq!(r.json()["removed_enrollments"], 1, "{}", r.body);
-    send("DELETE", &format!("{u}/v1/speakers/bob"), None, Some(KEY), vec![]).assert_problem(404, "bob");
+    send(
+        "DELETE",
+        &format!("{u}/v1/speakers/bob"),
+        None,
+        Some(KEY),
+        vec![],
+    )
+    .assert_problem(404, "bob");
 
     // Graceful shutdown flushes the database: the file alone holds alice.
     s.sigterm();
@@ -358,7 +512,8 @@ fn long_json(seconds: usize) -> serde_json::Value {
     let samples: Vec<f32> = (0..16_000 * seconds)
         .map(|i| {
             let t = i as f32 / 16_000.0;
-            0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() + 0.01 * (((i * 7919) % 101) as f32 / 50.0 - 1.0)
+            0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                + 0.01 * (((i * 7919) % 101) as f32 / 50.0 - 1.0)
         })
         .collect();
     serde_json::json!({"samples": samples, "sample_rate": 16000})
@@ -380,14 +535,26 @@ fn overload_is_503_with_retry_after_and_shutdown_finishes_in_flight_work() {
     });
     let ok = replies.iter().filter(|r| r.status == 200).count();
     let refused: Vec<&Reply> = replies.iter().filter(|r| r.status == 503).collect();
-    assert_eq!(ok + refused.len(), 12, "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
-    assert!(!refused.is_empty() && ok >= 2, "ok {ok}, refused {}", refused.len());
+    assert_eq!(
+        ok + refused.len(),
+        12,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        !refused.is_empty() && ok >= 2,
+        "ok {ok}, refused {}",
+        refused.len()
+    );
     for r in refused {
         r.assert_problem(503, "queue is full");
         assert_eq!(r.retry_after.as_deref(), Some("1"));
     }
     let metrics = get(&format!("{}/metrics", s.url)).body;
-    assert!(metrics.contains("ecapa2_requests_rejected_total"), "{metrics}");
+    assert!(
+        metrics.contains("ecapa2_requests_rejected_total"),
+        "{metrics}"
+    );
 
     // SIGTERM while two requests are in flight: both complete, then the process exits 0.
     let in_flight: Vec<Reply> = std::thread::scope(|scope| {
@@ -408,7 +575,12 @@ fn overload_is_503_with_retry_after_and_shutdown_finishes_in_flight_work() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let mut err = String::new();
-    s.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    s.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("shutdown complete"), "{err}");
 }
 
@@ -447,7 +619,11 @@ fn a_client_that_leaves_cancels_its_queued_job() {
     assert_eq!(cancelled, 1.0, "the abandoned job was not dropped");
     // It never reached the engine: one batch ran (the busy request's).
     let metrics = get(&format!("{}/metrics", s.url)).body;
-    assert_eq!(counter(&metrics, "ecapa2_batch_size_count"), 1.0, "{metrics}");
+    assert_eq!(
+        counter(&metrics, "ecapa2_batch_size_count"),
+        1.0,
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -462,7 +638,11 @@ fn a_request_that_waits_past_its_timeout_is_503() {
         vec![a.join().unwrap(), b.join().unwrap()]
     });
     let timed_out: Vec<&Reply> = replies.iter().filter(|r| r.status == 503).collect();
-    assert!(!timed_out.is_empty(), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(
+        !timed_out.is_empty(),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for r in timed_out {
         r.assert_problem(503, "timeout");
         assert!(r.retry_after.is_some());

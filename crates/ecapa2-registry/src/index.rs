@@ -100,7 +100,15 @@ mod tests {
         let mut all: Vec<(usize, f64)> = rows
             .iter()
             .enumerate()
-            .map(|(i, r)| (i, r.iter().zip(&q).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum()))
+            .map(|(i, r)| {
+                (
+                    i,
+                    r.iter()
+                        .zip(&q)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum(),
+                )
+            })
             .collect();
         all.sort_by(|a, b| b.1.total_cmp(&a.1));
         assert_eq!(got[0].0, 123);

@@ -31,6 +31,6 @@ mod vector;
 pub use error::RegistryError;
 pub use index::Candidate;
 pub use registry::{
-    EnrollmentInfo, ModelIdentity, NewEnrollment, Registry, SpeakerDetail, SpeakerInfo,
-    Threshold, Verification,
+    EnrollmentInfo, ModelIdentity, NewEnrollment, Registry, SpeakerDetail, SpeakerInfo, Threshold,
+    Verification,
 };

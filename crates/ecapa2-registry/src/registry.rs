@@ -146,10 +146,11 @@ impl Registry {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         let tx = conn.transaction()?;
-        let has_tables: i64 =
-            tx.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| {
-                r.get(0)
-            })?;
+        let has_tables: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
         if has_tables > 0 {
             return Err(RegistryError::AlreadyExists {
                 path: path.display().to_string(),
@@ -162,7 +163,10 @@ impl Registry {
             ("label", identity.label.clone()),
             ("dim", identity.dim.to_string()),
         ] {
-            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", params![key, value])?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
         }
         tx.commit()?;
         tracing::info!(path = %path.display(), model = %identity.model, label = %identity.label, "registry created");
@@ -254,13 +258,27 @@ impl Registry {
         speaker: &str,
         items: &[NewEnrollment<'_>],
     ) -> Result<Vec<i64>> {
+        if items.is_empty() {
+            return Err(RegistryError::NothingToEnroll);
+        }
+        let pairs: Vec<(&str, NewEnrollment<'_>)> = items.iter().map(|&i| (speaker, i)).collect();
+        self.enroll_batch(caller, &pairs)
+    }
+
+    /// Enrolls many `(speaker, enrollment)` pairs in one transaction (bulk import: one commit,
+    /// one sync, instead of one per enrollment), all or nothing. Returns the ids in order.
+    pub fn enroll_batch(
+        &mut self,
+        caller: &ModelIdentity,
+        items: &[(&str, NewEnrollment<'_>)],
+    ) -> Result<Vec<i64>> {
         self.check_model(caller)?;
-        check_name(speaker)?;
         if items.is_empty() {
             return Err(RegistryError::NothingToEnroll);
         }
         let dim = self.identity.dim;
-        for item in items {
+        for (speaker, item) in items {
+            check_name(speaker)?;
             normalized(item.embedding, dim)?;
             if !(item.duration_s.is_finite() && item.duration_s >= 0.0) {
                 return Err(RegistryError::BadEmbedding(format!(
@@ -270,39 +288,44 @@ impl Registry {
             }
         }
         let tx = self.conn.transaction()?;
-        let speaker_id: i64 = match tx
-            .query_row("SELECT id FROM speakers WHERE name = ?1", [speaker], |r| r.get(0))
-            .optional()?
-        {
-            Some(id) => id,
-            None => {
-                tx.execute(
-                    "INSERT INTO speakers(name, centroid) VALUES (?1, ?2)",
-                    params![speaker, Vec::<u8>::new()],
-                )?;
-                tx.last_insert_rowid()
-            }
-        };
         let mut ids = Vec::with_capacity(items.len());
-        for item in items {
-            tx.execute(
+        let mut touched = Vec::new();
+        {
+            let mut find = tx.prepare_cached("SELECT id FROM speakers WHERE name = ?1")?;
+            let mut add_speaker =
+                tx.prepare_cached("INSERT INTO speakers(name, centroid) VALUES (?1, x'')")?;
+            let mut add = tx.prepare_cached(
                 "INSERT INTO enrollments(speaker_id, source, duration_s, model, label, embedding)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+            )?;
+            for (speaker, item) in items {
+                let speaker_id: i64 = match find.query_row([speaker], |r| r.get(0)).optional()? {
+                    Some(id) => id,
+                    None => {
+                        add_speaker.execute([speaker])?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                add.execute(params![
                     speaker_id,
                     item.source,
                     item.duration_s,
                     self.identity.model,
                     self.identity.label,
                     to_blob(item.embedding)
-                ],
-            )?;
-            ids.push(tx.last_insert_rowid());
+                ])?;
+                ids.push(tx.last_insert_rowid());
+                touched.push(speaker_id);
+            }
         }
-        update_centroid(&tx, speaker_id, dim)?;
+        touched.sort_unstable();
+        touched.dedup();
+        for speaker_id in touched {
+            update_centroid(&tx, speaker_id, dim)?;
+        }
         tx.commit()?;
         self.index = None;
-        tracing::debug!(speaker, enrolled = ids.len(), "enrolled");
+        tracing::debug!(enrolled = ids.len(), "enrolled");
         Ok(ids)
     }
 
@@ -409,9 +432,11 @@ impl Registry {
     pub fn centroid(&self, speaker: &str) -> Result<Vec<f32>> {
         let blob: Vec<u8> = self
             .conn
-            .query_row("SELECT centroid FROM speakers WHERE name = ?1", [speaker], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT centroid FROM speakers WHERE name = ?1",
+                [speaker],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or_else(|| RegistryError::UnknownSpeaker(speaker.to_string()))?;
         from_blob(&blob, self.identity.dim).ok_or_else(|| corrupt_centroid(speaker))
@@ -424,7 +449,10 @@ impl Registry {
             return Err(RegistryError::BadThreshold(value));
         }
         let tx = self.conn.transaction()?;
-        for (key, v) in [("threshold", value.to_string()), ("threshold_source", source.into())] {
+        for (key, v) in [
+            ("threshold", value.to_string()),
+            ("threshold_source", source.into()),
+        ] {
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -466,8 +494,8 @@ impl Registry {
         self.check_model(caller)?;
         let query = normalized(embedding, self.identity.dim)?;
         let centroid = self.centroid(speaker)?;
-        let centroid = normalized(&centroid, self.identity.dim)
-            .map_err(|_| corrupt_centroid(speaker))?;
+        let centroid =
+            normalized(&centroid, self.identity.dim).map_err(|_| corrupt_centroid(speaker))?;
         let score = crate::vector::dot(&centroid, &query);
         let threshold = self.threshold()?.map(|t| t.value);
         Ok(Verification {
@@ -547,15 +575,20 @@ fn speaker_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpeakerInfo> {
 }
 
 fn speaker_id(conn: &Connection, speaker: &str) -> Result<i64> {
-    conn.query_row("SELECT id FROM speakers WHERE name = ?1", [speaker], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| RegistryError::UnknownSpeaker(speaker.to_string()))
+    conn.query_row("SELECT id FROM speakers WHERE name = ?1", [speaker], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| RegistryError::UnknownSpeaker(speaker.to_string()))
 }
 
 fn load_embeddings(conn: &Connection, speaker_id: i64, dim: usize) -> Result<Vec<(i64, Vec<f32>)>> {
-    let mut stmt =
-        conn.prepare("SELECT id, embedding FROM enrollments WHERE speaker_id = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([speaker_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, embedding FROM enrollments WHERE speaker_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([speaker_id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, blob) = row?;

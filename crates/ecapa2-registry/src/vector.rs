@@ -30,7 +30,11 @@ pub(crate) fn normalized(v: &[f32], dim: usize) -> Result<Vec<f32>, RegistryErro
             v[i]
         )));
     }
-    let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
     if norm == 0.0 {
         return Err(RegistryError::BadEmbedding("all values are zero".into()));
     }
@@ -81,10 +85,22 @@ mod tests {
 
     #[test]
     fn dot_matches_f64_sum() {
-        let a: Vec<f32> = (0..203).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
-        let b: Vec<f32> = (0..203).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
-        let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-        assert!((f64::from(dot(&a, &b)) - exact).abs() < 1e-4, "{} vs {exact}", dot(&a, &b));
+        let a: Vec<f32> = (0..203)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let b: Vec<f32> = (0..203)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0)
+            .collect();
+        let exact: f64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
+        assert!(
+            (f64::from(dot(&a, &b)) - exact).abs() < 1e-4,
+            "{} vs {exact}",
+            dot(&a, &b)
+        );
     }
 
     #[test]

@@ -15,10 +15,14 @@ fn identity() -> ModelIdentity {
 
 /// A deterministic pseudo-random vector per seed.
 fn vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..DIM)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect()
@@ -31,7 +35,8 @@ fn unit64(v: &[f32]) -> Vec<f64> {
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt()
+        * b.iter().map(|x| x * x).sum::<f64>().sqrt())
 }
 
 #[test]
@@ -41,9 +46,12 @@ fn enroll_verify_identify_remove() {
     let id = identity();
     let mut reg = Registry::create(&db, &id).unwrap();
     let (a1, a2, b1) = (vector(1), vector(2), vector(3));
-    reg.enroll(&id, "alice", &[NewEnrollment::new("a1.wav", 3.0, &a1)]).unwrap();
-    reg.enroll(&id, "alice", &[NewEnrollment::new("a2.wav", 2.5, &a2)]).unwrap();
-    reg.enroll(&id, "bob", &[NewEnrollment::new("b1.wav", 4.0, &b1)]).unwrap();
+    reg.enroll(&id, "alice", &[NewEnrollment::new("a1.wav", 3.0, &a1)])
+        .unwrap();
+    reg.enroll(&id, "alice", &[NewEnrollment::new("a2.wav", 2.5, &a2)])
+        .unwrap();
+    reg.enroll(&id, "bob", &[NewEnrollment::new("b1.wav", 4.0, &b1)])
+        .unwrap();
 
     // Centroid = mean of the unit vectors.
     let (u1, u2) = (unit64(&a1), unit64(&a2));
@@ -57,14 +65,21 @@ fn enroll_verify_identify_remove() {
     let q = vector(7);
     let v = reg.verify(&id, "alice", &q).unwrap();
     let want = cosine(&expected, &unit64(&q));
-    assert!((f64::from(v.score) - want).abs() < 1e-5, "{} vs {want}", v.score);
+    assert!(
+        (f64::from(v.score) - want).abs() < 1e-5,
+        "{} vs {want}",
+        v.score
+    );
     assert_eq!((v.threshold, v.accepted), (None, None));
     reg.set_threshold(want - 0.01, "manual").unwrap();
     let v = reg.verify(&id, "alice", &q).unwrap();
     assert_eq!(v.accepted, Some(true));
     reg.set_threshold(want + 0.01, "EER of dev.scores").unwrap();
     assert_eq!(reg.verify(&id, "alice", &q).unwrap().accepted, Some(false));
-    assert_eq!(reg.threshold().unwrap().unwrap().source, "EER of dev.scores");
+    assert_eq!(
+        reg.threshold().unwrap().unwrap().source,
+        "EER of dev.scores"
+    );
 
     // Identify: b1 itself is closest to bob, scores sorted.
     let top = reg.identify(&id, &b1, 5).unwrap();
@@ -75,7 +90,10 @@ fn enroll_verify_identify_remove() {
 
     // List and details.
     let list = reg.speakers().unwrap();
-    assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+    assert_eq!(
+        list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
     assert_eq!(list[0].enrollments, 2);
     assert!((list[0].duration_s - 5.5).abs() < 1e-9);
     let detail = reg.speaker("alice").unwrap();
@@ -87,12 +105,21 @@ fn enroll_verify_identify_remove() {
     for (s, e) in reg.centroid("alice").unwrap().iter().zip(&u2) {
         assert!((f64::from(*s) - e).abs() < 1e-6);
     }
-    assert!(matches!(reg.remove_enrollment(first), Err(RegistryError::UnknownEnrollment(_))));
+    assert!(matches!(
+        reg.remove_enrollment(first),
+        Err(RegistryError::UnknownEnrollment(_))
+    ));
     // Removing a speaker removes it from search at once.
     assert_eq!(reg.remove_speaker("bob").unwrap(), 1);
     let top = reg.identify(&id, &b1, 5).unwrap();
-    assert_eq!(top.iter().map(|c| c.speaker.as_str()).collect::<Vec<_>>(), ["alice"]);
-    assert!(matches!(reg.remove_speaker("bob"), Err(RegistryError::UnknownSpeaker(_))));
+    assert_eq!(
+        top.iter().map(|c| c.speaker.as_str()).collect::<Vec<_>>(),
+        ["alice"]
+    );
+    assert!(matches!(
+        reg.remove_speaker("bob"),
+        Err(RegistryError::UnknownSpeaker(_))
+    ));
     // The last enrollment takes the speaker with it.
     let last = reg.speaker("alice").unwrap().enrollments[0].id;
     reg.remove_enrollment(last).unwrap();
@@ -107,10 +134,18 @@ fn refuses_other_models_labels_and_bad_input() {
     let id = identity();
     let mut reg = Registry::create(&db, &id).unwrap();
     let v = vector(1);
-    let other_model = ModelIdentity { model: "sha256:other".into(), ..id.clone() };
-    let other_label = ModelIdentity { label: "gfe_1".into(), ..id.clone() };
+    let other_model = ModelIdentity {
+        model: "sha256:other".into(),
+        ..id.clone()
+    };
+    let other_label = ModelIdentity {
+        label: "gfe_1".into(),
+        ..id.clone()
+    };
     for caller in [&other_model, &other_label] {
-        let e = reg.enroll(caller, "alice", &[NewEnrollment::new("x", 1.0, &v)]).unwrap_err();
+        let e = reg
+            .enroll(caller, "alice", &[NewEnrollment::new("x", 1.0, &v)])
+            .unwrap_err();
         assert!(matches!(e, RegistryError::ModelMismatch { .. }), "{e}");
         assert!(e.to_string().contains("sha256:test"), "{e}");
         assert!(reg.identify(caller, &v, 1).is_err());
@@ -120,29 +155,58 @@ fn refuses_other_models_labels_and_bad_input() {
     nan[3] = f32::NAN;
     let zero = vec![0f32; DIM];
     for bad in [&short, &nan, &zero] {
-        let e = reg.enroll(&id, "alice", &[NewEnrollment::new("x", 1.0, bad)]).unwrap_err();
+        let e = reg
+            .enroll(&id, "alice", &[NewEnrollment::new("x", 1.0, bad)])
+            .unwrap_err();
         assert!(matches!(e, RegistryError::BadEmbedding(_)), "{e}");
     }
     // One bad item refuses the whole call: nothing half-enrolled.
     let e = reg
-        .enroll(&id, "alice", &[NewEnrollment::new("ok", 1.0, &v), NewEnrollment::new("bad", 1.0, &nan)])
+        .enroll(
+            &id,
+            "alice",
+            &[
+                NewEnrollment::new("ok", 1.0, &v),
+                NewEnrollment::new("bad", 1.0, &nan),
+            ],
+        )
         .unwrap_err();
     assert!(matches!(e, RegistryError::BadEmbedding(_)));
     assert!(reg.is_empty().unwrap());
     for name in ["", "  ", "a\nb", &"x".repeat(300)] {
-        let e = reg.enroll(&id, name, &[NewEnrollment::new("x", 1.0, &v)]).unwrap_err();
+        let e = reg
+            .enroll(&id, name, &[NewEnrollment::new("x", 1.0, &v)])
+            .unwrap_err();
         assert!(matches!(e, RegistryError::BadName { .. }), "{e}");
     }
-    assert!(matches!(reg.enroll(&id, "a", &[]), Err(RegistryError::NothingToEnroll)));
-    assert!(matches!(reg.set_threshold(f64::NAN, "x"), Err(RegistryError::BadThreshold(_))));
-    assert!(matches!(reg.verify(&id, "nobody", &v), Err(RegistryError::UnknownSpeaker(_))));
+    assert!(matches!(
+        reg.enroll(&id, "a", &[]),
+        Err(RegistryError::NothingToEnroll)
+    ));
+    assert!(matches!(
+        reg.set_threshold(f64::NAN, "x"),
+        Err(RegistryError::BadThreshold(_))
+    ));
+    assert!(matches!(
+        reg.verify(&id, "nobody", &v),
+        Err(RegistryError::UnknownSpeaker(_))
+    ));
     // create on an existing registry refuses; open of a non-registry explains.
     drop(reg);
-    assert!(matches!(Registry::create(&db, &id), Err(RegistryError::AlreadyExists { .. })));
+    assert!(matches!(
+        Registry::create(&db, &id),
+        Err(RegistryError::AlreadyExists { .. })
+    ));
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"not a database at all, just text").unwrap();
     let e = Registry::open(&junk).unwrap_err();
-    assert!(matches!(e, RegistryError::NotARegistry { .. } | RegistryError::Sqlite(_)), "{e}");
+    assert!(
+        matches!(
+            e,
+            RegistryError::NotARegistry { .. } | RegistryError::Sqlite(_)
+        ),
+        "{e}"
+    );
     let e = Registry::open(dir.path().join("missing.db")).unwrap_err();
     assert!(e.to_string().contains("registry create"), "{e}");
 }
@@ -157,7 +221,9 @@ fn a_second_connection_sees_committed_changes() {
     assert_eq!(reader.identity(), &id);
     let v = vector(5);
     assert!(reader.identify(&id, &v, 3).unwrap().is_empty());
-    writer.enroll(&id, "carol", &[NewEnrollment::new("c.wav", 1.0, &v)]).unwrap();
+    writer
+        .enroll(&id, "carol", &[NewEnrollment::new("c.wav", 1.0, &v)])
+        .unwrap();
     // The reader's cached index is rebuilt because SQLite's data_version moved.
     let top = reader.identify(&id, &v, 3).unwrap();
     assert_eq!(top.len(), 1);

@@ -74,7 +74,11 @@ fn main() {
     let all: Vec<(u16, f64, f64)> = results.into_iter().flatten().collect();
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for (status, _, _) in &all {
-        let key = if *status == 0 { "transport_error".to_string() } else { status.to_string() };
+        let key = if *status == 0 {
+            "transport_error".to_string()
+        } else {
+            status.to_string()
+        };
         *by_status.entry(key).or_default() += 1;
     }
     let mut ok: Vec<f64> = all.iter().filter(|r| r.0 == 200).map(|r| r.1).collect();

@@ -159,11 +159,7 @@ impl Batcher {
     pub fn close(&self) {
         self.shared.lock().closed = true;
         self.shared.ready.notify_all();
-        let worker = self
-            .worker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(w) = worker {
             let _ = w.join();
         }
@@ -262,9 +258,8 @@ fn run_batch(shared: &Shared, model: &Ecapa2, mut batch: Vec<Job>) {
     let labels = batch[0].labels;
     while !batch.is_empty() {
         let inputs: Vec<&[f32]> = batch.iter().map(|j| j.audio.as_slice()).collect();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            model.features_batch(&inputs, labels)
-        }));
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| model.features_batch(&inputs, labels)));
         match result {
             Ok(Ok(features)) => {
                 let seconds: f64 = batch.iter().map(|j| j.seconds).sum();

@@ -19,11 +19,11 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod audio_input;
 pub mod batcher;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
-mod audio_input;
 mod state;
 
 pub use batcher::BatchConfig;

@@ -70,15 +70,31 @@ impl Metrics {
         let queue_wait = latency_histogram();
         let cancelled = Counter::default();
         let rejected = Counter::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
         );
-        registry.register("queue_depth", "Jobs waiting for the engine", queue_depth.clone());
-        registry.register("batch_size", "Utterances per engine batch", batch_size.clone());
-        registry.register("audio_seconds", "Seconds of audio embedded", audio_seconds.clone());
+        registry.register(
+            "queue_depth",
+            "Jobs waiting for the engine",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "batch_size",
+            "Utterances per engine batch",
+            batch_size.clone(),
+        );
+        registry.register(
+            "audio_seconds",
+            "Seconds of audio embedded",
+            audio_seconds.clone(),
+        );
         registry.register(
             "queue_wait_seconds",
             "Time jobs waited for the engine",

@@ -150,7 +150,10 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         Command::List { enrollments } => {
             let reg = Registry::open(&db)?;
             for s in reg.speakers()? {
-                println!("{}\t{}\t{:.2}\t{}", s.name, s.enrollments, s.duration_s, s.updated_at);
+                println!(
+                    "{}\t{}\t{:.2}\t{}",
+                    s.name, s.enrollments, s.duration_s, s.updated_at
+                );
                 if enrollments {
                     for e in reg.speaker(&s.name)?.enrollments {
                         println!("  #{}\t{}\t{:.2}", e.id, e.source, e.duration_s);
@@ -225,7 +228,11 @@ fn load(model: &ModelArgs, options: Options, label: &str) -> Result<(Ecapa2, Mod
 }
 
 /// Loads the model for an existing registry, refusing another model before any audio work.
-fn load_for(reg: &Registry, model: &ModelArgs, options: Options) -> Result<(Ecapa2, ModelIdentity)> {
+fn load_for(
+    reg: &Registry,
+    model: &ModelArgs,
+    options: Options,
+) -> Result<(Ecapa2, ModelIdentity)> {
     let (ecapa, identity) = load(model, options, &reg.identity().label)?;
     reg.check_model(&identity)?;
     Ok((ecapa, identity))
@@ -286,13 +293,20 @@ fn enroll(
 /// The threshold at `at` (`eer` or `far=P`) of a labelled score file, with a description.
 fn threshold_from_scores(path: &Path, at: &str) -> Result<(f64, String)> {
     let scored = ecapa2_eval::load_scores(path)?;
-    let (target, nontarget) = ecapa2_eval::split_by_label(&scored)
-        .with_context(|| format!("{}: needs labelled trials (ecapa2 eval --scores)", path.display()))?;
+    let (target, nontarget) = ecapa2_eval::split_by_label(&scored).with_context(|| {
+        format!(
+            "{}: needs labelled trials (ecapa2 eval --scores)",
+            path.display()
+        )
+    })?;
     let det = ecapa2_eval::metrics::DetCurve::new(&target, &nontarget)?;
     let name = path.display();
     if at == "eer" {
         let eer = det.eer();
-        return Ok((eer.threshold, format!("EER of {name} ({:.2} %)", 100.0 * eer.eer)));
+        return Ok((
+            eer.threshold,
+            format!("EER of {name} ({:.2} %)", 100.0 * eer.eer),
+        ));
     }
     let far: f64 = at
         .strip_prefix("far=")

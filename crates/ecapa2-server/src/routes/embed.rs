@@ -71,7 +71,9 @@ pub async fn embed(
     Body(body): Body,
 ) -> Result<Json<EmbedResponse>, Problem> {
     let (label, labels) = parse_labels(query.label.as_deref())?;
-    let audio = state.audio_from_body("request body", &headers, body).await?;
+    let audio = state
+        .audio_from_body("request body", &headers, body)
+        .await?;
     let embedding = state.embed(audio.samples, labels).await?;
     Ok(Json(EmbedResponse {
         label,

@@ -96,7 +96,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(service::openapi))
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(|| async {
-            Problem::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json")
+            Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no such endpoint; see /openapi.json",
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -165,7 +165,9 @@ const PROBLEM: &str = "application/problem+json";
         (status = 404, description = "No registry (start with --db)", body = Problem, content_type = PROBLEM),
     )
 )]
-pub async fn list_speakers(State(state): State<Arc<AppState>>) -> Result<Json<SpeakerList>, Problem> {
+pub async fn list_speakers(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<SpeakerList>, Problem> {
     state
         .with_registry(|reg| {
             Ok(Json(SpeakerList {
@@ -243,7 +245,8 @@ pub async fn enroll(
     // Decode and embed every recording first: a bad one refuses the request before any write.
     let mut items = Vec::new();
     if is_multipart {
-        let form = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        let form =
+            <Multipart as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
         let files = form.files().await?;
         if files.is_empty() {
             return Err(Problem::bad_request("the form has no files"));
@@ -254,7 +257,8 @@ pub async fn enroll(
             items.push((file, audio.duration_s, embedding));
         }
     } else {
-        let Body(body) = <Body as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        let Body(body) =
+            <Body as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
         let source = query.source.clone().unwrap_or_else(|| "upload".into());
         let audio = state.audio_from_body(&source, &headers, body).await?;
         let embedding = state.embed(audio.samples, labels).await?;
@@ -331,7 +335,11 @@ pub async fn remove_enrollment(
     state
         .with_registry(move |reg| {
             // The id must belong to the speaker in the path.
-            let owned = reg.speaker(&speaker)?.enrollments.iter().any(|e| e.id == id);
+            let owned = reg
+                .speaker(&speaker)?
+                .enrollments
+                .iter()
+                .any(|e| e.id == id);
             if !owned {
                 return Err(Problem::new(
                     StatusCode::NOT_FOUND,
@@ -379,8 +387,12 @@ pub async fn verify(
     // Unknown speaker: answer before spending engine time.
     let speaker = query.speaker;
     let known = speaker.clone();
-    state.with_registry(move |reg| Ok(reg.speaker(&known).map(|_| ())?)).await?;
-    let audio = state.audio_from_body("request body", &headers, body).await?;
+    state
+        .with_registry(move |reg| Ok(reg.speaker(&known).map(|_| ())?))
+        .await?;
+    let audio = state
+        .audio_from_body("request body", &headers, body)
+        .await?;
     let embedding = state.embed(audio.samples, labels).await?;
     state
         .with_registry(move |reg| {
@@ -426,9 +438,13 @@ pub async fn identify(
     let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
     let top = query.top.unwrap_or(5);
     if !(1..=1000).contains(&top) {
-        return Err(Problem::bad_request(format!("top={top}: expected 1..=1000")));
+        return Err(Problem::bad_request(format!(
+            "top={top}: expected 1..=1000"
+        )));
     }
-    let audio = state.audio_from_body("request body", &headers, body).await?;
+    let audio = state
+        .audio_from_body("request body", &headers, body)
+        .await?;
     let embedding = state.embed(audio.samples, labels).await?;
     state
         .with_registry(move |reg| {

@@ -54,7 +54,9 @@ pub async fn score(
             .iter()
             .find(|(name, _, _)| name == field)
             .cloned()
-            .ok_or_else(|| Problem::bad_request(format!("missing file field `{field}` (need `a` and `b`)")))
+            .ok_or_else(|| {
+                Problem::bad_request(format!("missing file field `{field}` (need `a` and `b`)"))
+            })
     };
     let (a, b) = (pick("a")?, pick("b")?);
     let (audio_a, audio_b) = tokio::try_join!(state.decode(&a.1, a.2), state.decode(&b.1, b.2))?;
