@@ -119,3 +119,42 @@ impl From<RegistryError> for Problem {
         Self::new(status, e.to_string())
     }
 }
+
+/// The problems of an endpoint that takes audio, for the OpenAPI description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum AudioProblems {
+    /// Unknown label, bad query, unreadable JSON or form.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Body or audio over the service's limits.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// Unsupported audio format.
+    #[response(status = 415, content_type = "application/problem+json")]
+    Unsupported(Problem),
+    /// Corrupt, empty, too short or non-finite audio.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unusable(Problem),
+    /// Queue full, timed out waiting for the engine, or shutting down (see `Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// A missing resource (speaker, enrollment) or no registry, for the OpenAPI description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum NotFound {
+    /// No such speaker or enrollment, or the service runs without `--db`.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// A mutating registry request without the API key, for the OpenAPI description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum Unauthorized {
+    /// Missing or wrong `Authorization: Bearer` key.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+}

@@ -1,7 +1,7 @@
 //! `POST /v1/embed`: one recording's features.
 
 use super::extract::{Body, Query};
-use crate::problem::Problem;
+use crate::problem::{AudioProblems, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -57,11 +57,7 @@ pub(crate) fn parse_labels(label: Option<&str>) -> Result<(String, LabelSet), Pr
     ),
     responses(
         (status = 200, description = "The features", body = EmbedResponse),
-        (status = 400, description = "Unknown label or unreadable JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported audio format", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Corrupt, empty, too short or non-finite audio", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Queue full, timed out or shutting down (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        AudioProblems
     )
 )]
 pub async fn embed(

@@ -1,7 +1,7 @@
 //! The registry endpoints (with `--db`): enroll, list, remove, verify, identify.
 
 use super::extract::{Body, Multipart, Path, Query};
-use crate::problem::Problem;
+use crate::problem::{AudioProblems, NotFound, Problem, Unauthorized};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -162,7 +162,7 @@ const PROBLEM: &str = "application/problem+json";
     get, path = "/v1/speakers", tag = "registry",
     responses(
         (status = 200, description = "Every speaker", body = SpeakerList),
-        (status = 404, description = "No registry (start with --db)", body = Problem, content_type = PROBLEM),
+        NotFound
     )
 )]
 pub async fn list_speakers(
@@ -185,7 +185,7 @@ pub async fn list_speakers(
     responses(
         (status = 200, description = "The speaker", body = SpeakerDetailOut),
         (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
+        NotFound
     )
 )]
 pub async fn get_speaker(
@@ -219,13 +219,9 @@ pub async fn get_speaker(
     security(("api_key" = [])),
     responses(
         (status = 201, description = "Enrolled", body = EnrollResponse),
-        (status = 400, description = "Bad name, JSON or form", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No registry", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
-        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+        AudioProblems,
+        Unauthorized,
+        NotFound
     )
 )]
 pub async fn enroll(
@@ -290,8 +286,8 @@ pub async fn enroll(
     responses(
         (status = 200, description = "Removed", body = RemoveResponse),
         (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
+        Unauthorized,
+        NotFound
     )
 )]
 pub async fn remove_speaker(
@@ -322,8 +318,8 @@ pub async fn remove_speaker(
     responses(
         (status = 200, description = "Removed", body = RemoveResponse),
         (status = 400, description = "Bad path", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No such enrollment of that speaker, or no registry", body = Problem, content_type = PROBLEM),
+        Unauthorized,
+        NotFound
     )
 )]
 pub async fn remove_enrollment(
@@ -368,12 +364,8 @@ pub async fn remove_enrollment(
     ),
     responses(
         (status = 200, description = "Score and decision", body = VerifyResponse),
-        (status = 400, description = "Bad query or JSON", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No such speaker, or no registry", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
-        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+        AudioProblems,
+        NotFound
     )
 )]
 pub async fn verify(
@@ -382,18 +374,13 @@ pub async fn verify(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Json<VerifyResponse>, Problem> {
-    let identity = state.registry_identity()?.clone();
-    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
     // Unknown speaker: answer before spending engine time.
     let speaker = query.speaker;
     let known = speaker.clone();
     state
         .with_registry(move |reg| Ok(reg.speaker(&known).map(|_| ())?))
         .await?;
-    let audio = state
-        .audio_from_body("request body", &headers, body)
-        .await?;
-    let embedding = state.embed(audio.samples, labels).await?;
+    let (identity, embedding) = query_embedding(&state, &headers, body).await?;
     state
         .with_registry(move |reg| {
             let v = reg.verify(&identity, &speaker, &embedding)?;
@@ -420,12 +407,8 @@ pub async fn verify(
     ),
     responses(
         (status = 200, description = "Candidates, best first", body = IdentifyResponse),
-        (status = 400, description = "Bad query or JSON", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "No registry", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = PROBLEM),
-        (status = 415, description = "Unsupported audio format", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unusable audio", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "Queue full, timed out or shutting down", body = Problem, content_type = PROBLEM),
+        AudioProblems,
+        NotFound
     )
 )]
 pub async fn identify(
@@ -434,18 +417,13 @@ pub async fn identify(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Json<IdentifyResponse>, Problem> {
-    let identity = state.registry_identity()?.clone();
-    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
     let top = query.top.unwrap_or(5);
     if !(1..=1000).contains(&top) {
         return Err(Problem::bad_request(format!(
             "top={top}: expected 1..=1000"
         )));
     }
-    let audio = state
-        .audio_from_body("request body", &headers, body)
-        .await?;
-    let embedding = state.embed(audio.samples, labels).await?;
+    let (identity, embedding) = query_embedding(&state, &headers, body).await?;
     state
         .with_registry(move |reg| {
             let candidates = reg
@@ -463,4 +441,17 @@ pub async fn identify(
             }))
         })
         .await
+}
+
+/// The registry's feature of the recording in a verify/identify request.
+async fn query_embedding(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(ecapa2_registry::ModelIdentity, Vec<f32>), Problem> {
+    let identity = state.registry_identity()?.clone();
+    let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
+    let audio = state.audio_from_body("request body", headers, body).await?;
+    let embedding = state.embed(audio.samples, labels).await?;
+    Ok((identity, embedding))
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/score`: cosine similarity of two recordings.
 
 use super::extract::Multipart;
-use crate::problem::Problem;
+use crate::problem::{AudioProblems, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -37,11 +37,7 @@ pub struct ScoreResponse {
     request_body(content = ScoreForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The cosine similarity", body = ScoreResponse),
-        (status = 400, description = "Not a multipart form with files `a` and `b`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body or audio over the limits", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported audio format", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Corrupt, empty, too short or non-finite audio", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Queue full, timed out or shutting down (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        AudioProblems
     )
 )]
 pub async fn score(
