@@ -129,6 +129,36 @@ fn create_enroll_verify_identify_threshold_remove() {
     );
     assert_eq!(out.lines().count(), 2);
 
+    // An AS-norm cohort: verify reports the normalised score and the raw cosine.
+    let (code, out, err) = run(
+        &db,
+        &[
+            "cohort",
+            "--model",
+            MODEL,
+            "--top-n",
+            "2",
+            "tests/fixtures/audio/stereo_44k.wav",
+            "tests/fixtures/audio/speech_16k_u8.wav",
+            "tests/fixtures/audio/speech_16k.mp3",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("now 3 embeddings"), "{out}");
+    let (_, out, _) = run(&db, &["verify", "--model", MODEL, "bob", SPEECH]);
+    let raw: f64 = out
+        .lines()
+        .find(|l| l.starts_with("raw_score"))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((raw - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5, "{out}");
+    let (_, out, _) = run(&db, &["cohort", "--clear"]);
+    assert!(out.contains("removed 3"), "{out}");
+
     let (_, out, _) = run(&db, &["list", "--enrollments"]);
     assert!(
         out.contains("alice\t1\t") && out.contains("bob\t1\t"),

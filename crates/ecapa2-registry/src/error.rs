@@ -57,6 +57,9 @@ pub enum RegistryError {
     /// An enrollment call with nothing to enroll.
     #[error("nothing to enroll")]
     NothingToEnroll,
+    /// AS-norm could not be applied (cohort too small, zero spread).
+    #[error("AS-norm: {0}")]
+    AsNorm(#[from] ecapa2_eval::AsNormError),
     /// A threshold that is not a finite number.
     #[error("threshold must be a finite number, got {0}")]
     BadThreshold(f64),

@@ -14,8 +14,10 @@ use crate::vector::dot;
 pub struct Candidate {
     /// Speaker name.
     pub speaker: String,
-    /// Cosine similarity between the query and the speaker's centroid.
+    /// The decision score: AS-normalised when the registry has a cohort, else `raw_score`.
     pub score: f32,
+    /// Cosine similarity between the query and the speaker's centroid.
+    pub raw_score: f32,
     /// `score >= threshold`, or `None` when the registry has no threshold yet.
     pub accepted: Option<bool>,
 }
@@ -74,6 +76,11 @@ impl CentroidIndex {
 
     pub(crate) fn name(&self, row: usize) -> &str {
         &self.names[row]
+    }
+
+    /// The unit-length centroid of `row`.
+    pub(crate) fn row(&self, row: usize) -> &[f32] {
+        &self.matrix[row * self.dim..(row + 1) * self.dim]
     }
 }
 

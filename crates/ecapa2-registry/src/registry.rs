@@ -5,6 +5,7 @@ use crate::index::{Candidate, CentroidIndex};
 use crate::schema::{configure, SCHEMA, SCHEMA_VERSION};
 use crate::vector::{from_blob, mean, normalized, to_blob};
 use crate::RegistryError;
+use ecapa2_eval::AsNorm;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 
@@ -93,8 +94,12 @@ pub struct Threshold {
 /// The answer to "is this `speaker`?".
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verification {
-    /// Cosine similarity to the speaker's centroid.
+    /// The decision score: AS-normalised when the registry has a cohort, else `raw_score`.
     pub score: f32,
+    /// Cosine similarity to the speaker's centroid.
+    pub raw_score: f32,
+    /// Whether `score` is AS-normalised.
+    pub normalized: bool,
     /// The registry's threshold, if one is set.
     pub threshold: Option<f64>,
     /// `score >= threshold`, or `None` without a threshold.
@@ -107,9 +112,19 @@ pub struct Registry {
     conn: Connection,
     path: PathBuf,
     identity: ModelIdentity,
-    /// The search index and the `data_version` it was built at (`None`: rebuild).
-    index: Option<(i64, CentroidIndex)>,
+    /// The search index and AS-norm cohort, and the `data_version` they were built at
+    /// (`None`: rebuild).
+    index: Option<(i64, Prepared)>,
 }
+
+/// What queries need, built from the database on demand.
+struct Prepared {
+    index: CentroidIndex,
+    asnorm: Option<AsNorm>,
+}
+
+/// How many raw-score candidates `identify` re-ranks with AS-norm (at least `k`).
+const ASNORM_CANDIDATES: usize = 100;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -484,7 +499,8 @@ impl Registry {
         }))
     }
 
-    /// Scores `embedding` against `speaker`'s centroid and decides with the threshold.
+    /// Scores `embedding` against `speaker`'s centroid (AS-normalised when the registry has a
+    /// cohort) and decides with the threshold.
     pub fn verify(
         &mut self,
         caller: &ModelIdentity,
@@ -496,16 +512,28 @@ impl Registry {
         let centroid = self.centroid(speaker)?;
         let centroid =
             normalized(&centroid, self.identity.dim).map_err(|_| corrupt_centroid(speaker))?;
-        let score = crate::vector::dot(&centroid, &query);
+        let raw = crate::vector::dot(&centroid, &query);
         let threshold = self.threshold()?.map(|t| t.value);
+        let prepared = self.prepared()?;
+        let score = match &prepared.asnorm {
+            Some(norm) => AsNorm::normalize(
+                f64::from(raw),
+                &norm.cohort_stats(&centroid)?,
+                &norm.cohort_stats(&query)?,
+            ) as f32,
+            None => raw,
+        };
         Ok(Verification {
             score,
+            raw_score: raw,
+            normalized: prepared.asnorm.is_some(),
             threshold,
             accepted: threshold.map(|t| f64::from(score) >= t),
         })
     }
 
-    /// The `k` speakers closest to `embedding`, best first, each with its decision.
+    /// The `k` speakers closest to `embedding`, best first, each with its decision. With a
+    /// cohort, the best raw-score candidates (at least 100) are AS-normalised and re-ranked.
     pub fn identify(
         &mut self,
         caller: &ModelIdentity,
@@ -515,21 +543,103 @@ impl Registry {
         self.check_model(caller)?;
         let query = normalized(embedding, self.identity.dim)?;
         let threshold = self.threshold()?.map(|t| t.value);
-        let index = self.index()?;
-        Ok(index
-            .search(&query, k)
+        let Prepared { index, asnorm } = self.prepared()?;
+        let decide = |score: f32| threshold.map(|t| f64::from(score) >= t);
+        let Some(norm) = asnorm else {
+            return Ok(index
+                .search(&query, k)
+                .into_iter()
+                .map(|(row, score)| Candidate {
+                    speaker: index.name(row).to_string(),
+                    score,
+                    raw_score: score,
+                    accepted: decide(score),
+                })
+                .collect());
+        };
+        let test = norm.cohort_stats(&query)?;
+        let mut out = index
+            .search(&query, k.max(ASNORM_CANDIDATES))
             .into_iter()
-            .map(|(row, score)| Candidate {
-                speaker: index.name(row).to_string(),
-                score,
-                accepted: threshold.map(|t| f64::from(score) >= t),
+            .map(|(row, raw)| {
+                let enroll = norm.cohort_stats(index.row(row))?;
+                let score = AsNorm::normalize(f64::from(raw), &enroll, &test) as f32;
+                Ok(Candidate {
+                    speaker: index.name(row).to_string(),
+                    score,
+                    raw_score: raw,
+                    accepted: decide(score),
+                })
             })
-            .collect())
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.speaker.cmp(&b.speaker))
+        });
+        out.truncate(k);
+        Ok(out)
     }
 
-    /// The search index, rebuilt when this connection wrote or another one committed since it
-    /// was built.
-    fn index(&mut self) -> Result<&CentroidIndex> {
+    /// Adds AS-norm cohort embeddings (impostors: speakers who will not be enrolled) of this
+    /// registry's model and label; returns the cohort size. From then on, verify and identify
+    /// scores are AS-normalised: set the threshold from an `eval --cohort` run.
+    pub fn add_cohort(
+        &mut self,
+        caller: &ModelIdentity,
+        items: &[NewEnrollment<'_>],
+    ) -> Result<usize> {
+        self.check_model(caller)?;
+        if items.is_empty() {
+            return Err(RegistryError::NothingToEnroll);
+        }
+        for item in items {
+            normalized(item.embedding, self.identity.dim)?;
+        }
+        let tx = self.conn.transaction()?;
+        for item in items {
+            tx.execute(
+                "INSERT INTO cohort(source, embedding) VALUES (?1, ?2)",
+                params![item.source, to_blob(item.embedding)],
+            )?;
+        }
+        tx.commit()?;
+        self.index = None;
+        self.cohort_len()
+    }
+
+    /// Removes the cohort (scores are raw cosines again); returns how many embeddings went.
+    pub fn clear_cohort(&mut self) -> Result<usize> {
+        let n = self.conn.execute("DELETE FROM cohort", [])?;
+        self.index = None;
+        Ok(n)
+    }
+
+    /// Number of cohort embeddings (AS-norm is on when there are at least two).
+    pub fn cohort_len(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM cohort", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Sets AS-norm's top-N (default 300, capped at the cohort size).
+    pub fn set_cohort_top_n(&mut self, top_n: usize) -> Result<()> {
+        if top_n < 2 {
+            return Err(ecapa2_eval::AsNormError::InvalidTopN(top_n).into());
+        }
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('cohort_top_n', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [top_n.to_string()],
+        )?;
+        self.index = None;
+        Ok(())
+    }
+
+    /// The search index and cohort, rebuilt when this connection wrote or another one
+    /// committed since they were built.
+    fn prepared(&mut self) -> Result<&Prepared> {
         let version: i64 = self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?;
@@ -548,11 +658,40 @@ impl Registry {
                     .ok_or_else(|| corrupt_centroid(&name))?;
                 index.push(name, &unit);
             }
-            tracing::debug!(speakers = index.len(), "search index built");
-            self.index = Some((version, index));
+            drop(rows);
+            let mut stmt = self
+                .conn
+                .prepare("SELECT embedding FROM cohort ORDER BY id")?;
+            let cohort: Vec<Vec<f32>> = stmt
+                .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|b| Ok(from_blob(&b?, dim)))
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            let top_n: Option<usize> = self
+                .conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'cohort_top_n'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .and_then(|v| v.parse().ok());
+            let asnorm = if cohort.len() >= 2 {
+                Some(AsNorm::new(cohort.iter().map(Vec::as_slice), top_n)?)
+            } else {
+                None
+            };
+            tracing::debug!(
+                speakers = index.len(),
+                cohort = cohort.len(),
+                "search index built"
+            );
+            self.index = Some((version, Prepared { index, asnorm }));
         }
         match &self.index {
-            Some((_, index)) => Ok(index),
+            Some((_, prepared)) => Ok(prepared),
             None => unreachable!("built above"),
         }
     }

@@ -7,7 +7,8 @@ pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 /// Speakers with their centroid (mean of their L2-normalised enrollments, little-endian f32),
 /// enrollments with the model and label they were computed with, and `meta` for the registry's
-/// own model identity and decision threshold.
+/// own model identity and decision threshold, and an optional AS-norm cohort (impostor
+/// embeddings of the same model and label).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -31,6 +32,12 @@ CREATE TABLE enrollments (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX enrollments_by_speaker ON enrollments(speaker_id);
+CREATE TABLE cohort (
+    id         INTEGER PRIMARY KEY,
+    source     TEXT NOT NULL,
+    embedding  BLOB NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 ";
 
 /// Settings for every connection: WAL (readers never block the writer, a killed writer leaves

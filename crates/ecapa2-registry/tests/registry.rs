@@ -231,3 +231,65 @@ fn a_second_connection_sees_committed_changes() {
     writer.remove_speaker("carol").unwrap();
     assert!(reader.identify(&id, &v, 3).unwrap().is_empty());
 }
+
+/// AS-norm against a hand computation: top-N cohort cosines of each side, population std.
+#[test]
+fn as_norm_with_a_cohort() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = identity();
+    let mut reg = Registry::create(dir.path().join("reg.db"), &id).unwrap();
+    let (a, b, q) = (vector(11), vector(12), vector(13));
+    reg.enroll(&id, "alice", &[NewEnrollment::new("a", 1.0, &a)])
+        .unwrap();
+    reg.enroll(&id, "bob", &[NewEnrollment::new("b", 1.0, &b)])
+        .unwrap();
+    let raw = reg.verify(&id, "alice", &q).unwrap();
+    assert!(!raw.normalized);
+    assert_eq!(raw.score, raw.raw_score);
+
+    let cohort: Vec<Vec<f32>> = (100..110).map(vector).collect();
+    let items: Vec<NewEnrollment<'_>> = cohort
+        .iter()
+        .map(|c| NewEnrollment::new("c", 1.0, c))
+        .collect();
+    assert_eq!(reg.add_cohort(&id, &items).unwrap(), 10);
+    reg.set_cohort_top_n(5).unwrap();
+    let stats = |v: &[f32]| {
+        let u = unit64(v);
+        let mut s: Vec<f64> = cohort.iter().map(|c| cosine(&u, &unit64(c))).collect();
+        s.sort_by(|x, y| y.total_cmp(x));
+        let top = &s[..5];
+        let m = top.iter().sum::<f64>() / 5.0;
+        (
+            m,
+            (top.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 5.0).sqrt(),
+        )
+    };
+    let r = cosine(&unit64(&a), &unit64(&q));
+    let ((me, se), (mt, st)) = (stats(&a), stats(&q));
+    let want = 0.5 * ((r - me) / se + (r - mt) / st);
+    let v = reg.verify(&id, "alice", &q).unwrap();
+    assert!(v.normalized);
+    assert!((f64::from(v.raw_score) - r).abs() < 1e-5);
+    assert!(
+        (f64::from(v.score) - want).abs() < 1e-4,
+        "{} vs {want}",
+        v.score
+    );
+    // identify ranks by the normalised score and reports both.
+    let top = reg.identify(&id, &q, 2).unwrap();
+    let alice = top.iter().find(|c| c.speaker == "alice").unwrap();
+    assert!((alice.score - v.score).abs() < 1e-5);
+    assert!(top[0].score >= top[1].score);
+    // A cohort from another model is refused; clearing returns to raw cosines.
+    let other = ModelIdentity {
+        model: "sha256:other".into(),
+        ..id.clone()
+    };
+    assert!(matches!(
+        reg.add_cohort(&other, &items),
+        Err(RegistryError::ModelMismatch { .. })
+    ));
+    assert_eq!(reg.clear_cohort().unwrap(), 10);
+    assert!(!reg.verify(&id, "alice", &q).unwrap().normalized);
+}

@@ -79,6 +79,20 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
+    /// Add AS-norm cohort recordings (impostors: people who will not be enrolled); from then
+    /// on verify/identify scores are AS-normalised (set the threshold from `eval --cohort`).
+    Cohort {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Audio files, folders or @lists.
+        inputs: Vec<PathBuf>,
+        /// AS-norm's top-N (default 300, capped at the cohort size).
+        #[arg(long)]
+        top_n: Option<usize>,
+        /// Remove the cohort instead (scores become raw cosines again).
+        #[arg(long, conflicts_with = "inputs")]
+        clear: bool,
+    },
     /// Set the decision threshold: a value, or the EER / a false-accept rate of an
     /// `ecapa2 eval --scores` file (labelled trials).
     SetThreshold {
@@ -172,6 +186,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             let (embedding, _) = embed_file(&ecapa, &identity, &audio)?;
             let v = reg.verify(&identity, &speaker, &embedding)?;
             println!("score\t{:.6}", v.score);
+            if v.normalized {
+                println!("raw_score\t{:.6}", v.raw_score);
+            }
             match (v.threshold, v.accepted) {
                 (Some(t), Some(a)) => {
                     println!("threshold\t{t:.6}");
@@ -194,6 +211,52 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
                 println!("{}\t{:.6}\t{decision}", c.speaker, c.score);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Cohort {
+            model,
+            inputs,
+            top_n,
+            clear,
+        } => {
+            let mut reg = Registry::open(&db)?;
+            if clear {
+                println!("removed {} cohort embeddings", reg.clear_cohort()?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(n) = top_n {
+                reg.set_cohort_top_n(n)?;
+            }
+            if inputs.is_empty() {
+                println!("cohort: {} embeddings", reg.cohort_len()?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (ecapa, identity) = load_for(&reg, &model, options)?;
+            let files = inputs::expand(&inputs, &[])?;
+            let mut embeddings = Vec::new();
+            let mut failed = 0usize;
+            for path in &files {
+                match embed_file(&ecapa, &identity, path) {
+                    Ok((e, seconds)) => embeddings.push((path.display().to_string(), seconds, e)),
+                    Err(e) => {
+                        failed += 1;
+                        tracing::error!("{}", crate::error_chain(&e));
+                    }
+                }
+            }
+            if embeddings.is_empty() {
+                bail!("no cohort recording could be embedded");
+            }
+            let items: Vec<NewEnrollment<'_>> = embeddings
+                .iter()
+                .map(|(s, d, e)| NewEnrollment::new(s, *d, e))
+                .collect();
+            let size = reg.add_cohort(&identity, &items)?;
+            println!("cohort: added {}, now {size} embeddings", items.len());
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::SetThreshold { value, scores, at } => {
             let mut reg = Registry::open(&db)?;

@@ -105,8 +105,12 @@ pub struct RemoveResponse {
 pub struct VerifyResponse {
     /// The claimed speaker.
     pub speaker: String,
-    /// Cosine similarity to the speaker's centroid.
+    /// The decision score: AS-normalised when the registry has a cohort, else `raw_score`.
     pub score: f64,
+    /// Cosine similarity to the speaker's centroid.
+    pub raw_score: f64,
+    /// Whether `score` is AS-normalised.
+    pub normalized: bool,
     /// The registry's threshold (null until one is set).
     pub threshold: Option<f64>,
     /// `score >= threshold` (null without a threshold).
@@ -118,8 +122,10 @@ pub struct VerifyResponse {
 pub struct CandidateOut {
     /// Speaker name.
     pub speaker: String,
-    /// Cosine similarity to its centroid.
+    /// The decision score (AS-normalised when the registry has a cohort).
     pub score: f64,
+    /// Cosine similarity to its centroid.
+    pub raw_score: f64,
     /// `score >= threshold` (null without a threshold).
     pub accepted: Option<bool>,
 }
@@ -387,6 +393,8 @@ pub async fn verify(
             Ok(Json(VerifyResponse {
                 speaker,
                 score: f64::from(v.score),
+                raw_score: f64::from(v.raw_score),
+                normalized: v.normalized,
                 threshold: v.threshold,
                 accepted: v.accepted,
             }))
@@ -432,6 +440,7 @@ pub async fn identify(
                 .map(|c| CandidateOut {
                     speaker: c.speaker,
                     score: f64::from(c.score),
+                    raw_score: f64::from(c.raw_score),
                     accepted: c.accepted,
                 })
                 .collect();
