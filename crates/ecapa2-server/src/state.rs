@@ -29,7 +29,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 64 << 20,
             max_audio_s: 600.0,
-            request_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(300),
             decode_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }

@@ -41,8 +41,8 @@ pub struct Args {
     /// Most seconds of audio waiting for the engine (bounds the queue's memory).
     #[arg(long, value_name = "SEC", default_value_t = 1800.0)]
     queue_audio_seconds: f64,
-    /// Most seconds of audio in one engine batch.
-    #[arg(long, value_name = "SEC", default_value_t = 60.0)]
+    /// Most seconds of audio in one engine batch (all its requests are answered when it ends).
+    #[arg(long, value_name = "SEC", default_value_t = 10.0)]
     batch_audio_seconds: f64,
     /// Most recordings in one engine batch.
     #[arg(long, default_value_t = 32)]
@@ -51,8 +51,9 @@ pub struct Args {
     /// max_queue_delay), in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     batch_delay_ms: u64,
-    /// Longest a request waits for the engine before a 503, in seconds.
-    #[arg(long, value_name = "SEC", default_value_t = 60.0)]
+    /// Longest a request waits for the engine before a 503, in seconds (a full queue of 3 s
+    /// requests on 2 cores takes minutes to drain; a full queue is refused at once).
+    #[arg(long, value_name = "SEC", default_value_t = 300.0)]
     request_timeout: f64,
     /// The weights' licence as stated by GET /v1/model (default: CC-BY-NC-4.0 for the official
     /// file from the hub; for --model, say what your archive's is).
