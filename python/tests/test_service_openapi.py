@@ -38,7 +38,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(server, tmp_path
         [st, "run", f"{server}/openapi.json", "-H", "Authorization: Bearer test-key",
          "--checks", "all", "--exclude-checks", "positive_data_acceptance",
          "--max-examples", "60", "--workers", "1", "--seed", "1"],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays out of the tree
     tail = result.stdout[-4000:]
     print(tail)
     assert result.returncode == 0, tail
