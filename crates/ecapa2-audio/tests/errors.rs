@@ -153,3 +153,31 @@ fn too_short_after_resampling_names_the_file_rate() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Fuzzer finding (fuzz target `audio`): a WAV header claiming 4294959424 Hz made the resampler
+/// plan a 2.7 GB FFT block and abort out of memory; it is now a resampling error naming the file.
+#[test]
+fn absurd_sample_rate_is_an_error_not_an_oom() {
+    let rate = 0xFFFF_E140u32;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&236u32.to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 1, 0]); // PCM, mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 8, 0]); // 8-bit
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&200u32.to_le_bytes());
+    wav.extend((0..200).map(|i| (128 + (i % 50)) as u8));
+    let err = ecapa2_audio::load_bytes("oom.wav", wav, &model_options()).unwrap_err();
+    assert!(
+        matches!(err, AudioError::Resample { from, to: 16_000, .. } if from == rate),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("oom.wav: ") && err.to_string().contains("outside"),
+        "{err}"
+    );
+}
