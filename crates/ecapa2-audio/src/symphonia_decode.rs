@@ -191,21 +191,11 @@ pub(crate) fn decode(
 /// Human name of a codec in its container, from symphonia's short names.
 fn describe_codec(container: &str, codec: &str) -> String {
     let codec_name = match codec {
-        "pcm_u8" | "pcm_s8" => "PCM8".to_owned(),
-        c if c.starts_with("pcm_s16") || c.starts_with("pcm_u16") => "PCM16".to_owned(),
-        c if c.starts_with("pcm_s24") || c.starts_with("pcm_u24") => "PCM24".to_owned(),
-        c if c.starts_with("pcm_s32") || c.starts_with("pcm_u32") => "PCM32".to_owned(),
-        c if c.starts_with("pcm_f32") => "float32".to_owned(),
-        c if c.starts_with("pcm_f64") => "float64".to_owned(),
-        "pcm_alaw" => "A-law".to_owned(),
-        "pcm_mulaw" => "mu-law".to_owned(),
         "flac" => "FLAC".to_owned(),
-        "mp1" | "mp2" | "mp3" => codec.to_uppercase(),
         "vorbis" => "Vorbis".to_owned(),
         other => other.to_uppercase(),
     };
     match container {
-        "wave" => format!("{codec_name} WAV"),
         "ogg" => format!("Ogg {codec_name}"),
         _ => codec_name,
     }
@@ -217,10 +207,9 @@ mod tests {
 
     #[test]
     fn codec_names() {
-        assert_eq!(describe_codec("wave", "pcm_s16le"), "PCM16 WAV");
-        assert_eq!(describe_codec("wave", "pcm_f32le"), "float32 WAV");
         assert_eq!(describe_codec("flac", "flac"), "FLAC");
         assert_eq!(describe_codec("mp3", "mp3"), "MP3");
         assert_eq!(describe_codec("ogg", "vorbis"), "Ogg Vorbis");
+        assert_eq!(describe_codec("ogg", "flac"), "Ogg FLAC");
     }
 }

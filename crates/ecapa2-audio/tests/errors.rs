@@ -181,3 +181,20 @@ fn absurd_sample_rate_is_an_error_not_an_oom() {
         "{err}"
     );
 }
+
+/// Fuzzer finding (fuzz target `audio`): a RIFF header after leading junk bypassed this crate's
+/// WAV reader (which wants the magic at byte 0) and reached symphonia's, whose `fmt ` parsing
+/// overflowed (`num_channels * bytes`, a panic with overflow checks) on 65535 channels.
+/// symphonia no longer reads WAV at all.
+#[test]
+fn riff_after_leading_junk_is_an_error_not_a_panic() {
+    let mut bytes = vec![0u8; 64];
+    bytes.extend_from_slice(b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0");
+    bytes.extend_from_slice(&[1, 0, 0xFF, 0xFF]); // PCM, 65535 channels
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&0u32.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0, 16, 0]); // block align 0, 16 bits
+    bytes.extend_from_slice(b"data\0\0\0\0");
+    let err = ecapa2_audio::load_bytes("junk.wav", bytes, &model_options()).unwrap_err();
+    assert!(matches!(err, AudioError::Unsupported { .. }), "{err:?}");
+}
