@@ -198,3 +198,60 @@ fn riff_after_leading_junk_is_an_error_not_a_panic() {
     let err = ecapa2_audio::load_bytes("junk.wav", bytes, &model_options()).unwrap_err();
     assert!(matches!(err, AudioError::Unsupported { .. }), "{err:?}");
 }
+
+/// Fuzzer finding (fuzz target `audio`): a 16053 Hz float WAV holding -4e37 passed the NaN/Inf
+/// check, overflowed to NaN in the resampler's FFT and rubato panicked ("Imaginary part of first
+/// value was non-zero"). Such samples are now a corrupt-file error; integer-scaled float files
+/// (±32768) still load.
+#[test]
+fn huge_float_samples_are_corrupt_not_a_panic() {
+    let float_wav = |rate: u32, samples: &[f32]| {
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(&[3, 0, 1, 0]); // IEEE float, mono
+        wav.extend_from_slice(&rate.to_le_bytes());
+        wav.extend_from_slice(&(4 * rate).to_le_bytes());
+        wav.extend_from_slice(&[4, 0, 32, 0]);
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(&data);
+        wav
+    };
+    // The fuzzer's input itself: 10 float samples at 16053 Hz, several beyond 1e23.
+    let err = ecapa2_audio::load_bytes("crash.wav", FUZZ_RUBATO_PANIC.to_vec(), &model_options())
+        .unwrap_err();
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+
+    // Built here: without the check, its resampled output (~1e28) was returned as audio.
+    let mut samples = vec![0.25f32; 2000];
+    samples[5] = -4e37;
+    let err = ecapa2_audio::load_bytes("huge.wav", float_wav(16_053, &samples), &model_options())
+        .unwrap_err();
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("index 5"), "{err}");
+
+    let int_scaled: Vec<f32> = (0..2000)
+        .map(|i| ((i % 200) as f32 - 100.0) * 300.0)
+        .collect();
+    let loaded = ecapa2_audio::load_bytes(
+        "int_scaled.wav",
+        float_wav(16_053, &int_scaled),
+        &model_options(),
+    )
+    .unwrap();
+    assert_eq!(loaded.sample_rate, 16_000);
+}
+
+/// fuzz/artifacts/audio/crash-95a660b04b292d4a1bcf0bdf43adcc9b98b63393
+const FUZZ_RUBATO_PANIC: [u8; 93] = [
+    0x52, 0x49, 0x46, 0x46, 0x52, 0x03, 0x00, 0x00, 0x57, 0x41, 0x56, 0x45, 0x66, 0x6d, 0x74, 0x20,
+    0x12, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0xb5, 0x3e, 0x00, 0x00, 0x00, 0xfa, 0x00, 0x00,
+    0x04, 0x00, 0x20, 0x00, 0x00, 0x00, 0x66, 0x61, 0x63, 0x74, 0x04, 0x00, 0x00, 0x00, 0xc8, 0x00,
+    0x00, 0x00, 0x64, 0x61, 0x74, 0x61, 0x20, 0x03, 0x00, 0x00, 0x00, 0x30, 0x00, 0x00, 0x00, 0x0f,
+    0x6f, 0xff, 0xfd, 0xff, 0xf9, 0x00, 0x00, 0x00, 0x09, 0xfc, 0x4f, 0x67, 0xbe, 0x2d, 0x77, 0xfb,
+    0xbe, 0x97, 0x59, 0xdd, 0x30, 0xff, 0xf3, 0x46, 0xbe, 0x0f, 0x6f, 0x2d, 0xbe,
+];
