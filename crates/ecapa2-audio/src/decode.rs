@@ -1,21 +1,28 @@
-//! Decoding a file to planar `f32` samples with symphonia.
+//! Decoding a file to planar `f32` samples.
 //!
-//! Supported: WAV (PCM 8/16/24/32-bit integer, 32/64-bit float, A-law, µ-law), FLAC, MP3 and
-//! Ogg-Vorbis. Integer PCM is scaled exactly as torchaudio does: `x / 2^(bits-1)` (so PCM16 is
-//! `x / 32768`, 8-bit unsigned is `(x - 128) / 128`). Encoder delay and padding of MP3 (LAME/Xing
-//! tag) and Vorbis (granule positions) are trimmed, so lossy files line up with their source.
+//! Supported: the WAV family (RIFF WAV, RIFX, RF64, BW64 and Sony Wave64, each with PCM 8 to
+//! 32-bit integer including 12-in-16 and 20-in-24, 32/64-bit float, A-law or µ-law), FLAC,
+//! MP3 and Ogg-Vorbis. Integer PCM is scaled exactly as torchaudio does: `x / 2^(bits-1)` of
+//! its container (so PCM16 is `x / 32768`, 8-bit unsigned is `(x - 128) / 128`). Encoder delay
+//! and padding of MP3 (LAME/Xing tag) and Vorbis (granule positions) are trimmed, so lossy
+//! files line up with their source.
+//!
+//! The first bytes decide the decoder: the WAV family goes to this crate's own reader (see
+//! `wav`), which tolerates the size fields streaming writers leave wrong; everything else goes
+//! to symphonia.
 
 use std::fs::File;
+use std::io::{BufReader, ErrorKind, SeekFrom};
 use std::path::Path;
 
-use symphonia::core::codecs::audio::AudioDecoderOptions;
-use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
+use symphonia::core::io::MediaSource;
 
 use crate::error::AudioError;
+use crate::wav::container::{sniff, Sniffed, SNIFF_LEN};
+use crate::wav::read_full;
+
+/// Buffer of the WAV reader: chunk headers are read a few bytes at a time.
+const WAV_BUFFER: usize = 1 << 16;
 
 /// Raw decoded audio, before any channel mixing or resampling.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +31,8 @@ pub struct Decoded {
     pub channels: Vec<Vec<f32>>,
     /// Sample rate of the file in Hz.
     pub sample_rate: u32,
-    /// Human-readable codec and container, e.g. `"PCM16 WAV"`, `"FLAC"`, `"MP3"`, `"Ogg Vorbis"`.
+    /// Human-readable codec and container, e.g. `"PCM16 WAV"`, `"PCM24 RF64 WAV"`,
+    /// `"float32 Wave64"`, `"FLAC"`, `"MP3"`, `"Ogg Vorbis"`.
     pub codec: String,
 }
 
@@ -38,10 +46,13 @@ impl Decoded {
 /// Decode the first audio track of `path` into planar `f32`.
 ///
 /// Errors: [`AudioError::Io`] if the file cannot be opened, [`AudioError::Unsupported`] for an
-/// unknown container or codec, [`AudioError::Corrupt`] for a damaged file. Packets that fail to
-/// decode in the middle of an otherwise good stream are skipped with a warning (as players do);
-/// a stream where no packet decodes is corrupt. A file with a valid header and no samples
-/// decodes to zero frames (rejected later by [`validate`](crate::validate())).
+/// unknown container or codec (the message says what the file is and how to convert it),
+/// [`AudioError::Corrupt`] for a damaged file. WAV size fields that disagree with the file
+/// (streaming writers, truncation) are repaired from the file's real length with one warning.
+/// Packets that fail to decode in the middle of an otherwise good stream are skipped with a
+/// warning (as players do); a stream where no packet decodes is corrupt. A file with a valid
+/// header and no samples decodes to zero frames (rejected later by
+/// [`validate`](crate::validate())).
 pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
     let path = path.as_ref();
     let file_name = path.display().to_string();
@@ -52,228 +63,50 @@ pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
     let file = File::open(path).map_err(io_error)?;
     if file.metadata().map_err(io_error)?.is_dir() {
         return Err(io_error(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
+            ErrorKind::IsADirectory,
             "is a directory",
         )));
     }
     let ext = path.extension().and_then(|e| e.to_str());
-    decode_source(&file_name, Box::new(file), ext)
+    decode_source(&file_name, file, ext)
 }
 
 /// [`decode`] for a file already in memory (as `ray.data.read_binary_files` gives it): `name`
 /// is used in errors and its extension, if any, as a format hint.
 pub fn decode_bytes(name: &str, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
     let ext = Path::new(name).extension().and_then(|e| e.to_str());
-    decode_source(name, Box::new(std::io::Cursor::new(bytes)), ext)
+    decode_source(name, std::io::Cursor::new(bytes), ext)
 }
 
-fn decode_source(
+/// Route `source` to the WAV reader or to symphonia by its first bytes.
+fn decode_source<S: MediaSource + 'static>(
     file_name: &str,
-    source: Box<dyn symphonia::core::io::MediaSource>,
+    mut source: S,
     ext: Option<&str>,
 ) -> Result<Decoded, AudioError> {
-    let file_name = file_name.to_string();
-    let corrupt = |reason: String| AudioError::Corrupt {
-        file: file_name.clone(),
-        reason,
+    let io_error = |source| AudioError::Io {
+        file: file_name.to_owned(),
+        source,
     };
-    let unsupported = |reason: String| AudioError::Unsupported {
-        file: file_name.clone(),
-        reason,
-    };
-    let mss = MediaSourceStream::new(source, Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = ext {
-        hint.with_extension(ext);
-    }
-
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => unsupported(format!(
-                "not a recognised WAV, FLAC, MP3 or Ogg-Vorbis file ({what})"
-            )),
-            SymphoniaError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                corrupt("file ends inside its header (truncated)".to_owned())
-            }
-            SymphoniaError::IoError(source) => AudioError::Io {
-                file: file_name.clone(),
-                source,
-            },
-            other => corrupt(format!("cannot read header: {other}")),
-        })?;
-    let container = format.format_info().short_name;
-
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| unsupported("no audio track".to_owned()))?;
-    let track_id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|p| p.audio())
-        .ok_or_else(|| unsupported("track has no audio codec parameters".to_owned()))?
-        .clone();
-
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| unsupported(format!("no decoder for this codec: {e}")))?;
-    let codec = describe_codec(container, decoder.codec_info().short_name);
-
-    let mut sample_rate = params.sample_rate;
-    let mut channels: Vec<Vec<f32>> = match &params.channels {
-        Some(c) => vec![Vec::new(); c.count()],
-        None => Vec::new(),
-    };
-    let mut planes: Vec<Vec<f32>> = Vec::new();
-    let mut decoded_packets = 0usize;
-    let mut failed_packets = 0usize;
-    let mut last_error = None;
-
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            Ok(None) => break,
-            Err(SymphoniaError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                tracing::warn!(file = %file_name, "stream ends early (truncated file?); keeping what was decoded");
-                break;
-            }
-            Err(SymphoniaError::ResetRequired) => {
-                tracing::warn!(file = %file_name, "stream changes layout mid-file (chained stream); decoding only the first part");
-                break;
-            }
-            Err(SymphoniaError::DecodeError(msg)) if decoded_packets > 0 => {
-                tracing::warn!(file = %file_name, error = msg, "demuxer error after valid audio; stopping here");
-                break;
-            }
-            Err(SymphoniaError::IoError(source)) => {
-                return Err(AudioError::Io {
-                    file: file_name.clone(),
-                    source,
-                })
-            }
-            Err(e) => return Err(corrupt(format!("cannot read packet: {e}"))),
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        let buf = match decoder.decode(&packet) {
-            Ok(buf) => buf,
-            Err(SymphoniaError::DecodeError(msg)) => {
-                failed_packets += 1;
-                last_error = Some(msg);
-                tracing::warn!(file = %file_name, error = msg, "skipping undecodable packet");
-                continue;
-            }
-            Err(SymphoniaError::IoError(e)) => {
-                failed_packets += 1;
-                tracing::warn!(file = %file_name, error = %e, "skipping unreadable packet");
-                continue;
-            }
-            Err(e) => return Err(corrupt(format!("decoder failed: {e}"))),
-        };
-        decoded_packets += 1;
-
-        let spec = buf.spec();
-        match sample_rate {
-            None => sample_rate = Some(spec.rate()),
-            Some(rate) if rate != spec.rate() => {
-                return Err(corrupt(format!(
-                    "sample rate changes mid-stream ({rate} Hz -> {} Hz)",
-                    spec.rate()
-                )))
-            }
-            Some(_) => {}
-        }
-        let count = buf.num_planes();
-        if channels.is_empty() && decoded_packets == 1 {
-            channels = vec![Vec::new(); count];
-        }
-        if count != channels.len() {
-            return Err(corrupt(format!(
-                "channel count changes mid-stream ({} -> {count})",
-                channels.len()
-            )));
-        }
-        if buf.frames() == 0 {
-            continue;
-        }
-        buf.copy_to_vecs_planar::<f32>(&mut planes);
-        for (dst, src) in channels.iter_mut().zip(&planes) {
-            dst.extend_from_slice(src);
-        }
-    }
-
-    if decoded_packets == 0 && failed_packets > 0 {
-        return Err(corrupt(format!(
-            "none of {failed_packets} packets could be decoded ({})",
-            last_error.unwrap_or("I/O error")
-        )));
-    }
-    if failed_packets > 0 {
-        tracing::warn!(file = %file_name, failed_packets, decoded_packets, "some packets were skipped");
-    }
-    let sample_rate = match sample_rate {
-        Some(r) if r > 0 => r,
-        _ => return Err(corrupt("sample rate is missing or 0".to_owned())),
-    };
-    if channels.is_empty() {
-        return Err(corrupt("no channels".to_owned()));
-    }
-    let decoded = Decoded {
-        channels,
-        sample_rate,
-        codec,
-    };
-    tracing::debug!(
-        file = %file_name,
-        codec = %decoded.codec,
-        sample_rate,
-        channels = decoded.channels.len(),
-        frames = decoded.frames(),
-        "decoded"
-    );
-    Ok(decoded)
-}
-
-/// Human name of a codec in its container, from symphonia's short names.
-fn describe_codec(container: &str, codec: &str) -> String {
-    let codec_name = match codec {
-        "pcm_u8" | "pcm_s8" => "PCM8".to_owned(),
-        c if c.starts_with("pcm_s16") || c.starts_with("pcm_u16") => "PCM16".to_owned(),
-        c if c.starts_with("pcm_s24") || c.starts_with("pcm_u24") => "PCM24".to_owned(),
-        c if c.starts_with("pcm_s32") || c.starts_with("pcm_u32") => "PCM32".to_owned(),
-        c if c.starts_with("pcm_f32") => "float32".to_owned(),
-        c if c.starts_with("pcm_f64") => "float64".to_owned(),
-        "pcm_alaw" => "A-law".to_owned(),
-        "pcm_mulaw" => "mu-law".to_owned(),
-        "flac" => "FLAC".to_owned(),
-        "mp1" | "mp2" | "mp3" => codec.to_uppercase(),
-        "vorbis" => "Vorbis".to_owned(),
-        other => other.to_uppercase(),
-    };
-    match container {
-        "wave" => format!("{codec_name} WAV"),
-        "ogg" => format!("Ogg {codec_name}"),
-        _ => codec_name,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_codec;
-
-    #[test]
-    fn codec_names() {
-        assert_eq!(describe_codec("wave", "pcm_s16le"), "PCM16 WAV");
-        assert_eq!(describe_codec("wave", "pcm_f32le"), "float32 WAV");
-        assert_eq!(describe_codec("flac", "flac"), "FLAC");
-        assert_eq!(describe_codec("mp3", "mp3"), "MP3");
-        assert_eq!(describe_codec("ogg", "vorbis"), "Ogg Vorbis");
+    let mut head = [0u8; SNIFF_LEN];
+    let n = read_full(&mut source, &mut head).map_err(io_error)?;
+    source.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    match sniff(&head[..n]) {
+        Sniffed::Wav(container) => crate::wav::decode(
+            file_name,
+            container,
+            BufReader::with_capacity(WAV_BUFFER, source),
+        ),
+        Sniffed::Truncated => Err(AudioError::Corrupt {
+            file: file_name.to_owned(),
+            reason: "file ends inside its header (truncated)".to_owned(),
+        }),
+        Sniffed::NotWave(what) => Err(AudioError::Unsupported {
+            file: file_name.to_owned(),
+            reason: format!(
+                "{what}; extract its audio to WAV or FLAC, e.g. `ffmpeg -i in out.flac`"
+            ),
+        }),
+        Sniffed::Other => crate::symphonia_decode::decode(file_name, Box::new(source), ext),
     }
 }

@@ -7,7 +7,8 @@
 //! # Ok::<(), ecapa2_audio::AudioError>(())
 //! ```
 //!
-//! - [`decode()`](decode::decode): WAV (PCM 8/16/24/32, float), FLAC, MP3, Ogg-Vorbis via
+//! - [`decode()`](decode::decode): the WAV family (RIFF, RIFX, RF64, BW64, Wave64; PCM 8 to 32
+//!   bits, float, A-law, µ-law) by this crate's own lenient reader, FLAC, MP3 and Ogg-Vorbis via
 //!   symphonia; PCM16 becomes `x / 32768` exactly as in torchaudio.
 //! - [`ChannelMode`]: average the channels (default) or keep them as separate signals.
 //! - [`resample()`](resample::resample): rubato FFT resampler, no delay, `round(N * to / from)`
@@ -24,7 +25,9 @@ pub mod decode;
 pub mod error;
 pub mod load;
 pub mod resample;
+mod symphonia_decode;
 pub mod validate;
+mod wav;
 
 pub use channels::{mix_down, ChannelMode};
 pub use decode::{decode, decode_bytes, Decoded};

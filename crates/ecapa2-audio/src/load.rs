@@ -6,7 +6,7 @@ use crate::channels::{channel_layout_name, mix_down, ChannelMode};
 use crate::decode::{decode, decode_bytes, Decoded};
 use crate::error::AudioError;
 use crate::resample::resample_named;
-use crate::validate::{check_finite, validate};
+use crate::validate::{check_finite, check_magnitude, validate};
 
 /// Options for [`load`]. The model states what it needs (its sample rate and shortest input);
 /// this crate repeats none of it: build the options with [`LoadOptions::for_model`].
@@ -96,8 +96,9 @@ impl Loaded {
 
 /// Load an audio file as model input.
 ///
-/// Steps: [`decode`](crate::decode()) the file; reject an empty file or any NaN/infinite sample
-/// (index in the file's samples, channel named for multi-channel files); mix the channels
+/// Steps: [`decode`](crate::decode()) the file; reject an empty file, any NaN/infinite sample
+/// (index in the file's samples, channel named for multi-channel files) and, as corrupt, any
+/// sample beyond ±10^12 (not audio; it would overflow the arithmetic); mix the channels
 /// (mean) or keep them apart per `opts.channels`; resample each signal to `opts.target_rate`
 /// with [`resample`](crate::resample()); finally reject signals shorter than
 /// `opts.min_samples` at the output rate. Mixing happens before resampling (both are linear,
@@ -126,7 +127,9 @@ fn prepare(name: String, decoded: Decoded, opts: &LoadOptions) -> Result<Loaded,
         return Err(AudioError::Empty { file: name });
     }
     for (c, samples) in decoded.channels.iter().enumerate() {
-        check_finite(&channel_name(&name, c, source_channels), samples)?;
+        let channel = channel_name(&name, c, source_channels);
+        check_finite(&channel, samples)?;
+        check_magnitude(&channel, samples)?;
     }
 
     let mixed_down = source_channels > 1 && opts.channels == ChannelMode::Mix;

@@ -15,6 +15,11 @@ use crate::error::AudioError;
 /// matching number of output samples). Longer filters give a narrower transition band.
 const MIN_FILTER_LEN: usize = 2048;
 
+/// Lowest and highest rates resampled. Every real recording lies between; outside, a corrupt
+/// header's rate (the fuzzer found 4294959424 Hz) makes the FFT blocks (`rate / gcd` samples)
+/// or the output (`N * to / from` samples) grow without bound.
+const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 /// Name used in errors from [`resample`], which has no file to name.
 const IN_MEMORY: &str = "<in-memory signal>";
 
@@ -31,7 +36,8 @@ pub fn resampled_len(n: usize, from: u32, to: u32) -> usize {
 /// Resample a mono signal from `from` Hz to `to` Hz.
 ///
 /// Returns exactly [`resampled_len`]`(x.len(), from, to)` samples, aligned with the input (no
-/// delay). When `from == to` the input is returned unchanged. Errors if either rate is 0.
+/// delay). When `from == to` the input is returned unchanged. Errors if either rate is 0 or,
+/// when they differ, outside 1 kHz to 768 kHz.
 ///
 /// Quality: on band-limited content (below ~0.9 of the lower Nyquist frequency) the result
 /// matches an ideal resampler to better than -90 dB away from the first/last few milliseconds;
@@ -58,6 +64,13 @@ pub(crate) fn resample_named(
     }
     if from == to {
         return Ok(x.to_vec());
+    }
+    if let Some(bad) = [from, to].into_iter().find(|r| !RATE_RANGE.contains(r)) {
+        return Err(fail(format!(
+            "{bad} Hz is outside the {}-{} Hz this resampler handles (a corrupt header?)",
+            RATE_RANGE.start(),
+            RATE_RANGE.end()
+        )));
     }
     let out_len = resampled_len(x.len(), from, to);
     if x.is_empty() {
@@ -154,6 +167,25 @@ mod tests {
         assert!(resample(&[], 44100, 16000).unwrap().is_empty());
         let err = resample(&[0.0; 10], 0, 16000).unwrap_err();
         assert!(matches!(err, AudioError::Resample { from: 0, .. }), "{err}");
+    }
+
+    #[test]
+    fn absurd_rates_are_refused_before_planning_ffts() {
+        // Fuzzer finding: a WAV header saying 4294959424 Hz made the FFT block 2.7 GB.
+        for (from, to) in [
+            (4_294_959_424, 16_000),
+            (1, 16_000),
+            (16_000, 999),
+            (16_000, 768_001),
+        ] {
+            let err = resample(&[0.0; 10], from, to).unwrap_err();
+            assert!(
+                err.to_string().contains("outside the 1000-768000 Hz"),
+                "{err}"
+            );
+        }
+        assert_eq!(resample(&[0.5; 10], 1, 1).unwrap(), vec![0.5; 10]);
+        assert_eq!(resample(&[0.0; 768], 768_000, 1_000).unwrap().len(), 1);
     }
 
     #[test]

@@ -46,6 +46,27 @@ pub(crate) fn check_finite(name: &str, x: &[f32]) -> Result<(), AudioError> {
     }
 }
 
+/// Largest sample magnitude accepted from a file: 10^12, 240 dB above full scale. Float files
+/// written with integer scaling (±32768, ±2^31) pass; larger values are not audio and overflow
+/// `f32` in the resampler's FFT (a fuzzer finding: rubato panicked on a float WAV holding
+/// -4e37) and in the model's power spectrum.
+const MAX_MAGNITUDE: f32 = 1e12;
+
+/// Reject a decoded signal with a sample beyond ±[`MAX_MAGNITUDE`] as corrupt, reporting the
+/// first one. Run after [`check_finite`], before any arithmetic on the signal.
+pub(crate) fn check_magnitude(name: &str, x: &[f32]) -> Result<(), AudioError> {
+    match x.iter().position(|v| v.abs() > MAX_MAGNITUDE) {
+        Some(index) => Err(AudioError::Corrupt {
+            file: name.to_owned(),
+            reason: format!(
+                "sample {:e} at index {index} is beyond ±{MAX_MAGNITUDE:e}: not audio",
+                x[index]
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +99,14 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().starts_with("a.wav: "), "{err}");
+    }
+
+    #[test]
+    fn magnitudes_beyond_1e12_are_corrupt() {
+        assert!(check_magnitude("a.wav", &[32768.0, -2_147_483_648.0, 1e12]).is_ok());
+        let err = check_magnitude("a.wav", &[0.5, -4e37, 2e12]).unwrap_err();
+        assert!(matches!(err, AudioError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("sample -4e37 at index 1"), "{err}");
     }
 
     #[test]

@@ -153,3 +153,105 @@ fn too_short_after_resampling_names_the_file_rate() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Fuzzer finding (fuzz target `audio`): a WAV header claiming 4294959424 Hz made the resampler
+/// plan a 2.7 GB FFT block and abort out of memory; it is now a resampling error naming the file.
+#[test]
+fn absurd_sample_rate_is_an_error_not_an_oom() {
+    let rate = 0xFFFF_E140u32;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&236u32.to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 1, 0]); // PCM, mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 8, 0]); // 8-bit
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&200u32.to_le_bytes());
+    wav.extend((0..200).map(|i| (128 + (i % 50)) as u8));
+    let err = ecapa2_audio::load_bytes("oom.wav", wav, &model_options()).unwrap_err();
+    assert!(
+        matches!(err, AudioError::Resample { from, to: 16_000, .. } if from == rate),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("oom.wav: ") && err.to_string().contains("outside"),
+        "{err}"
+    );
+}
+
+/// Fuzzer finding (fuzz target `audio`): a RIFF header after leading junk bypassed this crate's
+/// WAV reader (which wants the magic at byte 0) and reached symphonia's, whose `fmt ` parsing
+/// overflowed (`num_channels * bytes`, a panic with overflow checks) on 65535 channels.
+/// symphonia no longer reads WAV at all.
+#[test]
+fn riff_after_leading_junk_is_an_error_not_a_panic() {
+    let mut bytes = vec![0u8; 64];
+    bytes.extend_from_slice(b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0");
+    bytes.extend_from_slice(&[1, 0, 0xFF, 0xFF]); // PCM, 65535 channels
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&0u32.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0, 16, 0]); // block align 0, 16 bits
+    bytes.extend_from_slice(b"data\0\0\0\0");
+    let err = ecapa2_audio::load_bytes("junk.wav", bytes, &model_options()).unwrap_err();
+    assert!(matches!(err, AudioError::Unsupported { .. }), "{err:?}");
+}
+
+/// Fuzzer finding (fuzz target `audio`): a 16053 Hz float WAV holding -4e37 passed the NaN/Inf
+/// check, overflowed to NaN in the resampler's FFT and rubato panicked ("Imaginary part of first
+/// value was non-zero"). Such samples are now a corrupt-file error; integer-scaled float files
+/// (±32768) still load.
+#[test]
+fn huge_float_samples_are_corrupt_not_a_panic() {
+    let float_wav = |rate: u32, samples: &[f32]| {
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(&[3, 0, 1, 0]); // IEEE float, mono
+        wav.extend_from_slice(&rate.to_le_bytes());
+        wav.extend_from_slice(&(4 * rate).to_le_bytes());
+        wav.extend_from_slice(&[4, 0, 32, 0]);
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(&data);
+        wav
+    };
+    // The fuzzer's input itself: 10 float samples at 16053 Hz, several beyond 1e23.
+    let err = ecapa2_audio::load_bytes("crash.wav", FUZZ_RUBATO_PANIC.to_vec(), &model_options())
+        .unwrap_err();
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+
+    // Built here: without the check, its resampled output (~1e28) was returned as audio.
+    let mut samples = vec![0.25f32; 2000];
+    samples[5] = -4e37;
+    let err = ecapa2_audio::load_bytes("huge.wav", float_wav(16_053, &samples), &model_options())
+        .unwrap_err();
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("index 5"), "{err}");
+
+    let int_scaled: Vec<f32> = (0..2000)
+        .map(|i| ((i % 200) as f32 - 100.0) * 300.0)
+        .collect();
+    let loaded = ecapa2_audio::load_bytes(
+        "int_scaled.wav",
+        float_wav(16_053, &int_scaled),
+        &model_options(),
+    )
+    .unwrap();
+    assert_eq!(loaded.sample_rate, 16_000);
+}
+
+/// fuzz/artifacts/audio/crash-95a660b04b292d4a1bcf0bdf43adcc9b98b63393
+const FUZZ_RUBATO_PANIC: [u8; 93] = [
+    0x52, 0x49, 0x46, 0x46, 0x52, 0x03, 0x00, 0x00, 0x57, 0x41, 0x56, 0x45, 0x66, 0x6d, 0x74, 0x20,
+    0x12, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0xb5, 0x3e, 0x00, 0x00, 0x00, 0xfa, 0x00, 0x00,
+    0x04, 0x00, 0x20, 0x00, 0x00, 0x00, 0x66, 0x61, 0x63, 0x74, 0x04, 0x00, 0x00, 0x00, 0xc8, 0x00,
+    0x00, 0x00, 0x64, 0x61, 0x74, 0x61, 0x20, 0x03, 0x00, 0x00, 0x00, 0x30, 0x00, 0x00, 0x00, 0x0f,
+    0x6f, 0xff, 0xfd, 0xff, 0xf9, 0x00, 0x00, 0x00, 0x09, 0xfc, 0x4f, 0x67, 0xbe, 0x2d, 0x77, 0xfb,
+    0xbe, 0x97, 0x59, 0xdd, 0x30, 0xff, 0xf3, 0x46, 0xbe, 0x0f, 0x6f, 0x2d, 0xbe,
+];

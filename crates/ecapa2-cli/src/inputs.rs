@@ -3,8 +3,9 @@
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Extensions picked up when walking a folder.
-pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "flac", "mp3", "ogg", "oga"];
+/// Extensions picked up when walking a folder (`w64`, `rf64`, `bw64`: the WAV family's formats
+/// for files over 4 GiB).
+pub const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "w64", "rf64", "bw64", "flac", "mp3", "ogg", "oga"];
 
 /// Turns inputs into a list of files, in order: a file as is, a folder's audio files sorted,
 /// and `@list.txt` / `--list` files with one path per line (`#` comments and blanks skipped;

@@ -1,6 +1,8 @@
 //! Shared test helpers: fixture paths, an independent RIFF/WAV reader and signal metrics.
 #![allow(dead_code)]
 
+pub mod wav_bytes;
+
 use std::path::PathBuf;
 
 /// Path of a file in `tests/fixtures/audio/` at the workspace root.

@@ -37,7 +37,7 @@ pub struct Args {
     /// Text files listing one audio path per line.
     #[arg(long)]
     list: Vec<PathBuf>,
-    /// Audio files, folders (searched recursively for wav/flac/mp3/ogg) or @list files.
+    /// Audio files, folders (searched recursively for wav/w64/rf64/flac/mp3/ogg) or @list files.
     inputs: Vec<PathBuf>,
 }
 
