@@ -54,7 +54,11 @@ impl Decoded {
 /// header and no samples decodes to zero frames (rejected later by
 /// [`validate`](crate::validate())).
 pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
-    let path = path.as_ref();
+    decode_limited(path.as_ref(), None)
+}
+
+/// [`decode`] that stops with [`AudioError::TooLong`] past `max_seconds`.
+pub(crate) fn decode_limited(path: &Path, max_seconds: Option<f64>) -> Result<Decoded, AudioError> {
     let file_name = path.display().to_string();
     let io_error = |source| AudioError::Io {
         file: file_name.clone(),
@@ -68,14 +72,39 @@ pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
         )));
     }
     let ext = path.extension().and_then(|e| e.to_str());
-    decode_source(&file_name, file, ext)
+    decode_source(&file_name, file, ext, max_seconds)
 }
 
 /// [`decode`] for a file already in memory (as `ray.data.read_binary_files` gives it): `name`
 /// is used in errors and its extension, if any, as a format hint.
 pub fn decode_bytes(name: &str, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
+    decode_bytes_limited(name, bytes, None)
+}
+
+/// [`decode_bytes`] that stops with [`AudioError::TooLong`] past `max_seconds`.
+pub(crate) fn decode_bytes_limited(
+    name: &str,
+    bytes: Vec<u8>,
+    max_seconds: Option<f64>,
+) -> Result<Decoded, AudioError> {
     let ext = Path::new(name).extension().and_then(|e| e.to_str());
-    decode_source(name, std::io::Cursor::new(bytes), ext)
+    decode_source(name, std::io::Cursor::new(bytes), ext, max_seconds)
+}
+
+/// The most frames `max_seconds` allows at `rate`, or `Err(TooLong)` when `frames` exceed it.
+pub(crate) fn check_length(
+    file: &str,
+    frames: usize,
+    rate: u32,
+    max_seconds: Option<f64>,
+) -> Result<(), AudioError> {
+    match max_seconds {
+        Some(max) if frames as f64 > max * f64::from(rate) => Err(AudioError::TooLong {
+            file: file.to_owned(),
+            max_seconds: max,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Route `source` to the WAV reader or to symphonia by its first bytes.
@@ -83,6 +112,7 @@ fn decode_source<S: MediaSource + 'static>(
     file_name: &str,
     mut source: S,
     ext: Option<&str>,
+    max_seconds: Option<f64>,
 ) -> Result<Decoded, AudioError> {
     let io_error = |source| AudioError::Io {
         file: file_name.to_owned(),
@@ -96,6 +126,7 @@ fn decode_source<S: MediaSource + 'static>(
             file_name,
             container,
             BufReader::with_capacity(WAV_BUFFER, source),
+            max_seconds,
         ),
         Sniffed::Truncated => Err(AudioError::Corrupt {
             file: file_name.to_owned(),
@@ -107,6 +138,8 @@ fn decode_source<S: MediaSource + 'static>(
                 "{what}; extract its audio to WAV or FLAC, e.g. `ffmpeg -i in out.flac`"
             ),
         }),
-        Sniffed::Other => crate::symphonia_decode::decode(file_name, Box::new(source), ext),
+        Sniffed::Other => {
+            crate::symphonia_decode::decode(file_name, Box::new(source), ext, max_seconds)
+        }
     }
 }

@@ -74,6 +74,18 @@ pub enum AudioError {
         value: f32,
     },
 
+    /// The audio is longer than the caller's limit ([`LoadOptions::max_seconds`]); decoding
+    /// stopped there, so a small compressed file cannot expand into gigabytes of samples.
+    ///
+    /// [`LoadOptions::max_seconds`]: crate::LoadOptions::max_seconds
+    #[error("{file}: audio longer than the limit of {max_seconds:.0} s")]
+    TooLong {
+        /// The file that was rejected.
+        file: String,
+        /// The limit in seconds.
+        max_seconds: f64,
+    },
+
     /// Resampling could not be set up or failed (e.g. a sample rate of 0).
     #[error("{file}: cannot resample from {from} Hz to {to} Hz: {reason}")]
     Resample {
@@ -98,6 +110,7 @@ impl AudioError {
             | AudioError::Empty { file }
             | AudioError::TooShort { file, .. }
             | AudioError::NonFinite { file, .. }
+            | AudioError::TooLong { file, .. }
             | AudioError::Resample { file, .. } => file,
         }
     }

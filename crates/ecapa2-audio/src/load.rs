@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use crate::channels::{channel_layout_name, mix_down, ChannelMode};
-use crate::decode::{decode, decode_bytes, Decoded};
+use crate::decode::Decoded;
 use crate::error::AudioError;
 use crate::resample::resample_named;
 use crate::validate::{check_finite, check_magnitude, validate};
 
 /// Options for [`load`]. The model states what it needs (its sample rate and shortest input);
 /// this crate repeats none of it: build the options with [`LoadOptions::for_model`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LoadOptions {
     /// Rate to resample to, in Hz; `None` keeps the file's rate.
     pub target_rate: Option<u32>,
@@ -18,6 +18,10 @@ pub struct LoadOptions {
     pub channels: ChannelMode,
     /// Minimum length, in samples at the output rate, of each returned signal.
     pub min_samples: usize,
+    /// Longest audio accepted, in seconds; decoding stops with [`AudioError::TooLong`] past
+    /// it (a service's guard against compressed files that expand without bound). `None`: no
+    /// limit.
+    pub max_seconds: Option<f64>,
 }
 
 impl LoadOptions {
@@ -29,6 +33,7 @@ impl LoadOptions {
             target_rate: Some(sample_rate),
             channels: ChannelMode::Mix,
             min_samples,
+            max_seconds: None,
         }
     }
 }
@@ -107,13 +112,15 @@ impl Loaded {
 /// Every error names `path`.
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
     let path = path.as_ref();
-    prepare(path.display().to_string(), decode(path)?, opts)
+    let decoded = crate::decode::decode_limited(path, opts.max_seconds)?;
+    prepare(path.display().to_string(), decoded, opts)
 }
 
 /// [`load`] for a file already in memory; `name` (a path or key) is used in errors and as a
 /// format hint.
 pub fn load_bytes(name: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
-    prepare(name.to_string(), decode_bytes(name, bytes)?, opts)
+    let decoded = crate::decode::decode_bytes_limited(name, bytes, opts.max_seconds)?;
+    prepare(name.to_string(), decoded, opts)
 }
 
 /// Checks, channel handling and resampling of decoded audio.

@@ -18,6 +18,7 @@ pub(crate) fn decode(
     file_name: &str,
     source: Box<dyn MediaSource>,
     ext: Option<&str>,
+    max_seconds: Option<f64>,
 ) -> Result<Decoded, AudioError> {
     let file_name = file_name.to_string();
     let corrupt = |reason: String| AudioError::Corrupt {
@@ -154,6 +155,9 @@ pub(crate) fn decode(
         for (dst, src) in channels.iter_mut().zip(&planes) {
             dst.extend_from_slice(src);
         }
+        // Compressed audio can expand enormously: stop as soon as the limit is passed.
+        let frames = channels.first().map_or(0, Vec::len);
+        crate::decode::check_length(&file_name, frames, spec.rate(), max_seconds)?;
     }
 
     if decoded_packets == 0 && failed_packets > 0 {

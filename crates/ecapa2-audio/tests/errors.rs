@@ -255,3 +255,31 @@ const FUZZ_RUBATO_PANIC: [u8; 93] = [
     0x6f, 0xff, 0xfd, 0xff, 0xf9, 0x00, 0x00, 0x00, 0x09, 0xfc, 0x4f, 0x67, 0xbe, 0x2d, 0x77, 0xfb,
     0xbe, 0x97, 0x59, 0xdd, 0x30, 0xff, 0xf3, 0x46, 0xbe, 0x0f, 0x6f, 0x2d, 0xbe,
 ];
+
+/// `max_seconds` stops decoding past the limit for every format (WAV by its header, the
+/// compressed ones while decoding) and lets shorter audio through.
+#[test]
+fn audio_longer_than_max_seconds_is_refused() {
+    for name in [
+        "speech_16k.wav",
+        "speech_16k.flac",
+        "speech_16k.mp3",
+        "speech_16k.ogg",
+    ] {
+        let opts = LoadOptions {
+            max_seconds: Some(1.0),
+            ..model_options()
+        };
+        let err = load(fixture(name), &opts).unwrap_err();
+        assert!(matches!(err, AudioError::TooLong { .. }), "{name}: {err:?}");
+        assert!(err.to_string().contains("limit of 1 s"), "{err}");
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let err = ecapa2_audio::load_bytes(name, bytes, &opts).unwrap_err();
+        assert!(matches!(err, AudioError::TooLong { .. }), "{name}: {err:?}");
+        let opts = LoadOptions {
+            max_seconds: Some(10.0),
+            ..model_options()
+        };
+        assert!(load(fixture(name), &opts).is_ok(), "{name}");
+    }
+}

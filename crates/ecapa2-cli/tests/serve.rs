@@ -377,6 +377,21 @@ fn embeddings_scores_and_errors() {
     }
 }
 
+/// Compressed files are stopped while decoding at the duration limit (413), as are WAVs by
+/// their header, before their samples are read.
+#[test]
+fn audio_over_the_duration_limit_is_413_for_every_format() {
+    let s = Server::start(TINY, &["--max-audio-seconds", "1"]);
+    for file in [
+        SPEECH,
+        "tests/fixtures/audio/speech_16k.flac",
+        "tests/fixtures/audio/speech_16k.mp3",
+        "tests/fixtures/audio/speech_16k.ogg",
+    ] {
+        post_file(&format!("{}/v1/embed", s.url), file).assert_problem(413, "limit of 1 s");
+    }
+}
+
 #[test]
 fn registry_endpoints_with_auth() {
     let dir = tempfile::tempdir().unwrap();

@@ -111,6 +111,9 @@ impl AppState {
     fn load_options(&self) -> LoadOptions {
         LoadOptions {
             channels: ChannelMode::Mix,
+            // Decoding stops at the limit: a small compressed body cannot expand into
+            // gigabytes of samples before the duration is checked.
+            max_seconds: Some(self.config.limits.max_audio_s),
             ..LoadOptions::for_model(self.model.sample_rate(), self.model.min_samples())
         }
     }

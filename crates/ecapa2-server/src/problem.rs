@@ -77,11 +77,13 @@ impl IntoResponse for Problem {
 }
 
 impl From<AudioError> for Problem {
-    /// Unsupported formats are 415; audio that is corrupt, empty, too short or not finite is
-    /// 422 (the request was understood, the audio cannot be used).
+    /// Unsupported formats are 415; audio over the duration limit 413; audio that is corrupt,
+    /// empty, too short or not finite is 422 (the request was understood, the audio cannot be
+    /// used).
     fn from(e: AudioError) -> Self {
         let status = match e {
             AudioError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AudioError::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, e.to_string())

@@ -72,19 +72,48 @@ pub(crate) fn decode<R: Read + Seek>(
     file: &str,
     container: Container,
     mut r: R,
+    max_seconds: Option<f64>,
 ) -> Result<Decoded, AudioError> {
-    decode_inner(file, container, &mut r).map_err(|p| p.into_error(file))
+    decode_inner(file, container, &mut r, max_seconds)
 }
 
 fn decode_inner<R: Read + Seek>(
     file: &str,
     container: Container,
     r: &mut R,
-) -> Result<Decoded, Problem> {
-    let file_len = r.seek(SeekFrom::End(0))?;
-    let layout = chunks::find_chunks(r, container, file_len)?;
+    max_seconds: Option<f64>,
+) -> Result<Decoded, AudioError> {
+    let fail = |p: Problem| p.into_error(file);
+    let file_len = r.seek(SeekFrom::End(0)).map_err(|e| fail(e.into()))?;
+    let layout = chunks::find_chunks(r, container, file_len).map_err(fail)?;
     let mut repairs = layout.repairs;
-    let format = format::parse_fmt(&layout.fmt, container.byte_order(), &mut repairs)?;
+    let format =
+        format::parse_fmt(&layout.fmt, container.byte_order(), &mut repairs).map_err(fail)?;
+    // The length is known from the header (bounded by the file's size): refuse before reading.
+    let frames =
+        usize::try_from(layout.data_len / format.frame_bytes().max(1) as u64).unwrap_or(usize::MAX);
+    crate::decode::check_length(file, frames, format.sample_rate, max_seconds)?;
+    read_samples(
+        file,
+        container,
+        r,
+        layout.data_start,
+        layout.data_len,
+        &format,
+        repairs,
+    )
+    .map_err(fail)
+}
+
+fn read_samples<R: Read + Seek>(
+    file: &str,
+    container: Container,
+    r: &mut R,
+    data_start: u64,
+    data_len: u64,
+    format: &format::SampleFormat,
+    repairs: Vec<String>,
+) -> Result<Decoded, Problem> {
     if !repairs.is_empty() {
         // One warning per file: the header is wrong, the audio is still read.
         tracing::warn!(
@@ -94,8 +123,8 @@ fn decode_inner<R: Read + Seek>(
         );
     }
 
-    r.seek(SeekFrom::Start(layout.data_start))?;
-    let (channels, ended_early) = samples::read_planar(r, &format, layout.data_len)?;
+    r.seek(SeekFrom::Start(data_start))?;
+    let (channels, ended_early) = samples::read_planar(r, format, data_len)?;
     if ended_early {
         tracing::warn!(
             file,
