@@ -47,6 +47,14 @@ fn embed(file: &str) -> Vec<f32> {
         .collect()
 }
 
+/// The value of the `name<TAB>value` line of `verify`'s output.
+fn field(out: &str, name: &str) -> f64 {
+    let prefix = format!("{name}\t");
+    let line = out.lines().find(|l| l.starts_with(&prefix));
+    let value = line.unwrap_or_else(|| panic!("no {name} in {out}"));
+    value[prefix.len()..].parse().unwrap()
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let d: f64 = a
         .iter()
@@ -87,15 +95,7 @@ fn create_enroll_verify_identify_threshold_remove() {
     // Verify: no threshold yet, then the EER threshold of a score file.
     let (code, out, err) = run(&db, &["verify", "--model", MODEL, "bob", SPEECH]);
     assert_eq!(code, 0, "{err}");
-    let score: f64 = out
-        .lines()
-        .next()
-        .unwrap()
-        .split('\t')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let score = field(&out, "score");
     assert!(
         (score - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5,
         "{out}"
@@ -146,15 +146,7 @@ fn create_enroll_verify_identify_threshold_remove() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("now 3 embeddings"), "{out}");
     let (_, out, _) = run(&db, &["verify", "--model", MODEL, "bob", SPEECH]);
-    let raw: f64 = out
-        .lines()
-        .find(|l| l.starts_with("raw_score"))
-        .unwrap()
-        .split('\t')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let raw = field(&out, "raw_score");
     assert!((raw - cosine(&embed(SPEECH2), &cli)).abs() < 1e-5, "{out}");
     let (_, out, _) = run(&db, &["cohort", "--clear"]);
     assert!(out.contains("removed 3"), "{out}");
