@@ -91,7 +91,7 @@ pub(crate) fn decode_bytes_limited(
     decode_source(name, std::io::Cursor::new(bytes), ext, max_seconds)
 }
 
-/// The most frames `max_seconds` allows at `rate`, or `Err(TooLong)` when `frames` exceed it.
+/// `Err(TooLong)` when `frames` at `rate` are longer than `max_seconds` (no limit: `None`).
 pub(crate) fn check_length(
     file: &str,
     frames: usize,

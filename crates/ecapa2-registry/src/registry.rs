@@ -112,15 +112,11 @@ pub struct Registry {
     conn: Connection,
     path: PathBuf,
     identity: ModelIdentity,
-    /// The search index and AS-norm cohort, and the `data_version` they were built at
-    /// (`None`: rebuild).
-    index: Option<(i64, Prepared)>,
-}
-
-/// What queries need, built from the database on demand.
-struct Prepared {
-    index: CentroidIndex,
-    asnorm: Option<AsNorm>,
+    /// The search index and the `data_version` it was built at (`None`: rebuild). Only
+    /// `identify` needs it.
+    index: Option<(i64, CentroidIndex)>,
+    /// The AS-norm cohort (`None` inside: no cohort) and its `data_version`.
+    cohort: Option<(i64, Option<AsNorm>)>,
 }
 
 /// How many raw-score candidates `identify` re-ranks with AS-norm (at least `k`).
@@ -190,6 +186,7 @@ impl Registry {
             path: path.to_path_buf(),
             identity: identity.clone(),
             index: None,
+            cohort: None,
         })
     }
 
@@ -231,6 +228,7 @@ impl Registry {
             path: path.to_path_buf(),
             identity,
             index: None,
+            cohort: None,
         })
     }
 
@@ -339,7 +337,7 @@ impl Registry {
             update_centroid(&tx, speaker_id, dim)?;
         }
         tx.commit()?;
-        self.index = None;
+        self.invalidate();
         tracing::debug!(enrolled = ids.len(), "enrolled");
         Ok(ids)
     }
@@ -351,7 +349,7 @@ impl Registry {
         let n = tx.execute("DELETE FROM enrollments WHERE speaker_id = ?1", [id])?;
         tx.execute("DELETE FROM speakers WHERE id = ?1", [id])?;
         tx.commit()?;
-        self.index = None;
+        self.invalidate();
         Ok(n)
     }
 
@@ -379,7 +377,7 @@ impl Registry {
             update_centroid(&tx, speaker_id, self.identity.dim)?;
         }
         tx.commit()?;
-        self.index = None;
+        self.invalidate();
         Ok(name)
     }
 
@@ -514,8 +512,9 @@ impl Registry {
             normalized(&centroid, self.identity.dim).map_err(|_| corrupt_centroid(speaker))?;
         let raw = crate::vector::dot(&centroid, &query);
         let threshold = self.threshold()?.map(|t| t.value);
-        let prepared = self.prepared()?;
-        let score = match &prepared.asnorm {
+        self.refresh(false)?;
+        let asnorm = self.cohort.as_ref().and_then(|(_, c)| c.as_ref());
+        let score = match asnorm {
             Some(norm) => AsNorm::normalize(
                 f64::from(raw),
                 &norm.cohort_stats(&centroid)?,
@@ -526,7 +525,7 @@ impl Registry {
         Ok(Verification {
             score,
             raw_score: raw,
-            normalized: prepared.asnorm.is_some(),
+            normalized: asnorm.is_some(),
             threshold,
             accepted: threshold.map(|t| f64::from(score) >= t),
         })
@@ -543,7 +542,10 @@ impl Registry {
         self.check_model(caller)?;
         let query = normalized(embedding, self.identity.dim)?;
         let threshold = self.threshold()?.map(|t| t.value);
-        let Prepared { index, asnorm } = self.prepared()?;
+        self.refresh(true)?;
+        let (Some((_, index)), Some((_, asnorm))) = (&self.index, &self.cohort) else {
+            unreachable!("refreshed above");
+        };
         let decide = |score: f32| threshold.map(|t| f64::from(score) >= t);
         let Some(norm) = asnorm else {
             return Ok(index
@@ -604,14 +606,14 @@ impl Registry {
             )?;
         }
         tx.commit()?;
-        self.index = None;
+        self.invalidate();
         self.cohort_len()
     }
 
     /// Removes the cohort (scores are raw cosines again); returns how many embeddings went.
     pub fn clear_cohort(&mut self) -> Result<usize> {
         let n = self.conn.execute("DELETE FROM cohort", [])?;
-        self.index = None;
+        self.invalidate();
         Ok(n)
     }
 
@@ -633,67 +635,76 @@ impl Registry {
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [top_n.to_string()],
         )?;
-        self.index = None;
+        self.invalidate();
         Ok(())
     }
 
-    /// The search index and cohort, rebuilt when this connection wrote or another one
-    /// committed since they were built.
-    fn prepared(&mut self) -> Result<&Prepared> {
+    /// Drops the cached index and cohort after a write by this connection.
+    fn invalidate(&mut self) {
+        self.index = None;
+        self.cohort = None;
+    }
+
+    /// Rebuilds the cohort (and the search index, when `index`) if this connection wrote or
+    /// another one committed since they were built: verify never pays for the index.
+    fn refresh(&mut self, index: bool) -> Result<()> {
         let version: i64 = self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        if !matches!(&self.index, Some((v, _)) if *v == version) {
-            let dim = self.identity.dim;
-            let mut index = CentroidIndex::new(dim);
-            let mut stmt = self
-                .conn
-                .prepare("SELECT name, centroid FROM speakers ORDER BY id")?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let name: String = row.get(0)?;
-                let blob: Vec<u8> = row.get(1)?;
-                let unit = from_blob(&blob, dim)
-                    .and_then(|c| normalized(&c, dim).ok())
-                    .ok_or_else(|| corrupt_centroid(&name))?;
-                index.push(name, &unit);
-            }
-            drop(rows);
-            let mut stmt = self
-                .conn
-                .prepare("SELECT embedding FROM cohort ORDER BY id")?;
-            let cohort: Vec<Vec<f32>> = stmt
-                .query_map([], |r| r.get::<_, Vec<u8>>(0))?
-                .map(|b| Ok(from_blob(&b?, dim)))
-                .collect::<rusqlite::Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .collect();
-            let top_n: Option<usize> = self
-                .conn
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'cohort_top_n'",
-                    [],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?
-                .and_then(|v| v.parse().ok());
-            let asnorm = if cohort.len() >= 2 {
-                Some(AsNorm::new(cohort.iter().map(Vec::as_slice), top_n)?)
-            } else {
-                None
-            };
-            tracing::debug!(
-                speakers = index.len(),
-                cohort = cohort.len(),
-                "search index built"
-            );
-            self.index = Some((version, Prepared { index, asnorm }));
+        if index && !matches!(&self.index, Some((v, _)) if *v == version) {
+            self.index = Some((version, self.build_index()?));
         }
-        match &self.index {
-            Some((_, prepared)) => Ok(prepared),
-            None => unreachable!("built above"),
+        if !matches!(&self.cohort, Some((v, _)) if *v == version) {
+            self.cohort = Some((version, self.build_cohort()?));
         }
+        Ok(())
+    }
+
+    fn build_index(&self) -> Result<CentroidIndex> {
+        let dim = self.identity.dim;
+        let mut index = CentroidIndex::new(dim);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, centroid FROM speakers ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let name: String = row.get(0)?;
+            let blob: Vec<u8> = row.get(1)?;
+            let unit = from_blob(&blob, dim)
+                .and_then(|c| normalized(&c, dim).ok())
+                .ok_or_else(|| corrupt_centroid(&name))?;
+            index.push(name, &unit);
+        }
+        tracing::debug!(speakers = index.len(), "search index built");
+        Ok(index)
+    }
+
+    /// The AS-norm cohort, or `None` with fewer than two embeddings.
+    fn build_cohort(&self) -> Result<Option<AsNorm>> {
+        let dim = self.identity.dim;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT embedding FROM cohort ORDER BY id")?;
+        let cohort: Vec<Vec<f32>> = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|b| Ok(from_blob(&b?, dim)))
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        if cohort.len() < 2 {
+            return Ok(None);
+        }
+        let top_n: Option<usize> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'cohort_top_n'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok());
+        Ok(Some(AsNorm::new(cohort.iter().map(Vec::as_slice), top_n)?))
     }
 }
 

@@ -16,7 +16,8 @@ pub(crate) fn from_blob(blob: &[u8], dim: usize) -> Option<Vec<f32>> {
     })
 }
 
-/// `v / |v|`, refusing a wrong length, non-finite values and the zero vector.
+/// `v / |v|`, refusing a wrong length, non-finite values and the zero vector (the checks and
+/// the normalisation are `ecapa2_eval::l2_normalize`'s; the length is the registry's own).
 pub(crate) fn normalized(v: &[f32], dim: usize) -> Result<Vec<f32>, RegistryError> {
     if v.len() != dim {
         return Err(RegistryError::BadEmbedding(format!(
@@ -24,21 +25,7 @@ pub(crate) fn normalized(v: &[f32], dim: usize) -> Result<Vec<f32>, RegistryErro
             v.len()
         )));
     }
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(RegistryError::BadEmbedding(format!(
-            "value {} at index {i} is not finite",
-            v[i]
-        )));
-    }
-    let norm = v
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    if norm == 0.0 {
-        return Err(RegistryError::BadEmbedding("all values are zero".into()));
-    }
-    Ok(v.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
+    ecapa2_eval::l2_normalize(v).map_err(|e| RegistryError::BadEmbedding(e.to_string()))
 }
 
 /// The mean of L2-normalised vectors: a speaker's centroid.

@@ -63,7 +63,8 @@ impl AppState {
         let opts = self.load_options();
         let name = name.to_string();
         let loaded = tokio::task::spawn_blocking(move || {
-            ecapa2_audio::load_bytes(&name, body.to_vec(), &opts)
+            // `Vec::from` takes over the body's buffer when it is not shared: no copy.
+            ecapa2_audio::load_bytes(&name, Vec::from(body), &opts)
         })
         .await
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
