@@ -112,15 +112,22 @@ class Ecapa2:
     @classmethod
     def from_bytes(
         cls,
-        data: bytes,
+        data: Any,
         threads: Optional[int] = None,
         precision: str = "f32",
         max_memory: Optional[int] = None,
     ) -> "Ecapa2":
-        """Loads an archive from its bytes (no file needed)."""
+        """Loads an archive from its bytes (no file needed): ``bytes``, or any buffer such as
+        a ``memoryview`` or a numpy ``uint8`` array. ``bytes`` and read-only 1-D ``uint8``
+        arrays (what ``ray.get`` returns for an array in the object store) are read in place;
+        other buffers are copied once. Nothing of ``data`` is kept once the model is bound."""
+        if not isinstance(data, (bytes, np.ndarray)):
+            data = np.frombuffer(data, dtype=np.uint8)  # a view: memoryview, bytearray, mmap
+        elif isinstance(data, np.ndarray) and (data.dtype != np.uint8 or data.ndim != 1):
+            data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
         return cls(
             _Model.from_bytes(
-                data if isinstance(data, bytes) else bytes(data),
+                data,
                 *_settings(threads, precision, max_memory),
             )
         )

@@ -1,6 +1,6 @@
 """Type stubs of the native module (the public API is ``ecapa2.Ecapa2``)."""
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +14,7 @@ class Model:
     @staticmethod
     def load(path: str, threads: Optional[int] = None, precision: str = "f32", max_memory: Optional[int] = None) -> "Model": ...
     @staticmethod
-    def from_bytes(data: bytes, threads: Optional[int] = None, precision: str = "f32", max_memory: Optional[int] = None) -> "Model": ...
+    def from_bytes(data: Union[bytes, npt.NDArray[np.uint8]], threads: Optional[int] = None, precision: str = "f32", max_memory: Optional[int] = None) -> "Model": ...
     @staticmethod
     def from_hub(revision: Optional[str] = None, threads: Optional[int] = None, precision: str = "f32", max_memory: Optional[int] = None) -> "Model": ...
     def features(self, audio: npt.NDArray[np.float32], label: str) -> npt.NDArray[np.float32]: ...

@@ -3,7 +3,7 @@
 As a stateful callable class for ``map_batches`` (the model is loaded once per actor)::
 
     import ray, ecapa2.ray
-    model = ray.put(open("ecapa2.pt", "rb").read())       # shipped once via the object store
+    model = ray.put(np.fromfile("ecapa2.pt", np.uint8))   # shipped once via the object store
     ds = ray.data.read_binary_files(paths, include_paths=True)
     ds = ds.map_batches(
         ecapa2.ray.Embedder,
@@ -49,8 +49,9 @@ def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
         pass
     if model is None:
         return Ecapa2.from_hub(threads=threads, precision=precision)
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        # bytes are read in place; the caller's reference goes when this returns.
+    if isinstance(model, (bytes, bytearray, memoryview, np.ndarray)):
+        # Read in place (an array from the object store is a read-only view of shared
+        # memory, not a copy); nothing of it is kept once the model is bound.
         return Ecapa2.from_bytes(model, threads=threads, precision=precision)
     return Ecapa2.load(model, threads=threads, precision=precision)
 
@@ -58,8 +59,10 @@ def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
 class Embedder:
     """A ``map_batches`` callable class: loads the model once, then embeds batches.
 
-    ``model``: the archive's bytes (or a Ray ``ObjectRef`` to them: workers need neither hub
-    access nor a shared filesystem), a path, or ``None`` for the official model from the hub.
+    ``model``: the archive's bytes or a ``uint8`` array of them, or a Ray ``ObjectRef`` to
+    either (workers need neither hub access nor a shared filesystem; an array is read in
+    place from the object store, bytes are copied out of it first), a path, or ``None`` for
+    the official model from the hub.
     """
 
     def __init__(
@@ -147,7 +150,9 @@ def run(
     # Logical CPU requests that leave room for the reading tasks, so that a small machine
     # (2 CPUs, 2 actors) cannot stall with every slot held by an idle actor.
     actor_cpus = max(0.25, min(float(threads), (total_cpus - 0.5) / max(concurrency, 1)))
-    model_ref = ray.put(model_bytes)
+    # As a uint8 array, not bytes: `ray.get` then maps the stored object (zero-copy) instead
+    # of making each actor a private ~100 MB copy.
+    model_ref = ray.put(np.frombuffer(model_bytes, dtype=np.uint8))
     started = time.time()
     # Few, larger read tasks (about 25 files each, at least 4 per actor): on small machines
     # the scheduling of one task per file competes with the actors for the same cores.

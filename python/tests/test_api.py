@@ -162,3 +162,31 @@ def test_environment_sets_defaults(monkeypatch):
     monkeypatch.setenv("ECAPA2_MAX_MEMORY", "lots")
     with pytest.raises(ValueError, match="ECAPA2_MAX_MEMORY"):
         ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")
+
+
+def test_from_bytes_reads_every_kind_of_buffer_like_a_file():
+    """`bytes` and read-only uint8 arrays (what `ray.get` returns for an array in the object
+    store) are read in place; writeable arrays and other buffers are copied first. Every
+    kind gives the file's model exactly, and none is kept once the model is bound."""
+    import mmap
+    import sys
+
+    path = FIXTURES / "small" / "model.pt"
+    audio = golden("small", cases("small")[0], "audio")
+    want = ecapa2.Ecapa2.load(path, threads=1)(audio)
+    raw = path.read_bytes()
+    read_only = np.frombuffer(raw, dtype=np.uint8)
+    assert not read_only.flags.writeable
+    writeable = np.frombuffer(bytearray(raw), dtype=np.uint8)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        for data in (raw, read_only, writeable, bytearray(raw), memoryview(raw), mapped):
+            before = sys.getrefcount(data)
+            got = ecapa2.Ecapa2.from_bytes(data, threads=1)(audio)
+            np.testing.assert_array_equal(got, want, err_msg=type(data).__name__)
+            assert sys.getrefcount(data) == before, f"{type(data).__name__} kept by the model"
+    # An array of another shape or dtype stands for its bytes in order.
+    np.testing.assert_array_equal(ecapa2.Ecapa2.from_bytes(read_only.reshape(1, -1), threads=1)(audio), want)
+    with pytest.raises((TypeError, ValueError)):
+        ecapa2.Ecapa2.from_bytes(12345)
+    with pytest.raises(ecapa2.Ecapa2Error):
+        ecapa2.Ecapa2.from_bytes(np.frombuffer(raw[: len(raw) // 2], dtype=np.uint8))

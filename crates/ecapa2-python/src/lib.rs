@@ -3,7 +3,8 @@
 //! tensors, lists) into C-contiguous float32 arrays, and this module runs the engine with the
 //! GIL released.
 
-#![forbid(unsafe_code)]
+// One `unsafe` block, in `InPlace`: reading a read-only numpy array in place.
+#![deny(unsafe_code)]
 
 use ecapa2::{Ecapa2, LabelSet, Options, Precision};
 use ecapa2_audio::{AudioError, LoadOptions};
@@ -14,6 +15,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
 create_exception!(
@@ -82,6 +84,49 @@ impl AsRef<[u8]> for Held {
     }
 }
 
+/// A read-only, C-contiguous numpy `uint8` array the engine reads in place while it binds a
+/// model: how an archive arrives from Ray's object store (`ray.get` maps the stored object
+/// instead of copying it), so an actor holds no private copy of the ~100 MB archive.
+struct InPlace {
+    /// Keeps the array, and so its memory, alive while the archive reads from it.
+    _array: Py<PyArray1<u8>>,
+    /// Address and length of its data (an address as `usize`: the memory is Python's).
+    addr: usize,
+    len: usize,
+}
+
+impl InPlace {
+    /// `array` in place, or `None` when it is writeable or not contiguous (then it is copied:
+    /// Python code could change a writeable array while the engine reads it).
+    fn new(array: &Bound<'_, PyArray1<u8>>) -> PyResult<Option<Self>> {
+        let writeable: bool = array.getattr("flags")?.getattr("writeable")?.extract()?;
+        if writeable || !array.is_c_contiguous() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            _array: array.clone().unbind(),
+            addr: array.data() as usize,
+            len: array.len(),
+        }))
+    }
+}
+
+impl AsRef<[u8]> for InPlace {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `addr..addr + len` is the data of a C-contiguous array of `len` bytes that
+        // `_array` keeps alive, so it stays valid for `&self`. The array is read-only, and the
+        // model binds from it while holding the GIL (see `Model::from_bytes`), so no Python
+        // code can write to it meanwhile; the engine keeps no window on it once bound.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts(self.addr as *const u8, self.len)
+        }
+    }
+}
+
 /// A loaded model (immutable; share it between threads).
 #[pyclass(frozen, module = "ecapa2._ecapa2")]
 struct Model {
@@ -123,22 +168,41 @@ impl Model {
         Ok(Self { inner })
     }
 
-    /// Loads an archive from its bytes.
+    /// Loads an archive from `bytes` or a 1-D numpy `uint8` array, read in place when the
+    /// array is read-only and contiguous (copied otherwise).
     #[staticmethod]
     #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None))]
     fn from_bytes(
         py: Python<'_>,
-        data: PyBackedBytes,
+        data: &Bound<'_, PyAny>,
         threads: Option<usize>,
         precision: &str,
         max_memory: Option<usize>,
     ) -> PyResult<Self> {
         let options = options(threads, precision, max_memory)?;
-        // Read in place from the Python bytes object (no copy of the ~100 MB archive).
-        let inner = py
-            .detach(|| Ecapa2::from_bytes(Held(data), options))
-            .map_err(engine_err)?;
-        Ok(Self { inner })
+        let inner = if data.is_instance_of::<PyBytes>() {
+            // Bytes are immutable: read in place with the GIL released.
+            let held = Held(data.extract()?);
+            py.detach(|| Ecapa2::from_bytes(held, options))
+        } else if let Ok(array) = data.cast::<PyArray1<u8>>() {
+            match InPlace::new(array)? {
+                // The GIL stays held while binding: no Python code runs that could write to
+                // the array (binding takes about a second; the engine's pool does the work).
+                Some(in_place) => Ecapa2::from_bytes(in_place, options),
+                None => {
+                    let copy: Vec<u8> = array.readonly().as_array().iter().copied().collect();
+                    py.detach(|| Ecapa2::from_bytes(copy, options))
+                }
+            }
+        } else {
+            return Err(PyValueError::new_err(format!(
+                "an archive's bytes must be bytes or a 1-D uint8 numpy array, not {}",
+                data.get_type().name()?
+            )));
+        };
+        Ok(Self {
+            inner: inner.map_err(engine_err)?,
+        })
     }
 
     /// Fetches the official archive into the Hugging Face cache and loads it.
