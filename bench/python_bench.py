@@ -90,20 +90,33 @@ def rust(args, seconds: float) -> dict:
     return {"engine": "rust", "seconds": seconds, "median_s": float(m.group(1)) if m else None}
 
 
+def pss_kb(pid: str) -> int:
+    """The proportional set size of a process (shared pages divided among their users)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class PeakRss:
-    """Polls `ps` for the peak RSS of processes whose command line matches a pattern."""
+    """Polls `ps` for the peak RSS (and PSS) of processes whose command line matches a pattern."""
 
     def __init__(self, pattern: str):
-        self.pattern, self.peak_kb, self._stop = pattern, 0, threading.Event()
+        self.pattern, self.peak_kb, self.peak_pss_kb, self._stop = pattern, 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
-            ps = subprocess.run(["ps", "-eo", "rss=,args="], capture_output=True, text=True).stdout
+            ps = subprocess.run(["ps", "-eo", "pid=,rss=,args="], capture_output=True, text=True).stdout
             for line in ps.splitlines():
-                rss, _, cmd = line.strip().partition(" ")
+                pid, rss, cmd = (line.strip().split(None, 2) + ["", ""])[:3]
                 if re.search(self.pattern, cmd) and rss.isdigit():
                     self.peak_kb = max(self.peak_kb, int(rss))
+                    self.peak_pss_kb = max(self.peak_pss_kb, pss_kb(pid))
             time.sleep(0.2)
 
     def __enter__(self):
@@ -145,6 +158,7 @@ def ray_vs_cli(args) -> dict:
     result["ray_exit"] = proc.returncode
     result["ray_summary"] = proc.stderr.strip().splitlines()[-1:]
     result["ray_actor_peak_rss_mb"] = rss.peak_kb / 1024
+    result["ray_actor_peak_pss_mb"] = rss.peak_pss_kb / 1024
     result["cli_files_per_s"] = args.ray_files / result["cli_s"]
     result["ray_files_per_s"] = args.ray_files / result["ray_s"]
     result["ray_over_cli"] = result["ray_files_per_s"] / result["cli_files_per_s"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
@@ -169,11 +170,15 @@ def run(
     )
     ds.write_parquet(output)
     elapsed = time.time() - started
-    table = ray.data.read_parquet(output).select_columns(["error", "duration_s"]).to_pandas()
-    failed = int((table["error"] != "").sum())
-    seconds = float(table["duration_s"].sum())
+    # The summary from the files' two small columns, read here (not as another Ray job).
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    table = pads.dataset(output, format="parquet").to_table(columns=["error", "duration_s"])
+    failed = int(pc.sum(pc.not_equal(table["error"], "")).as_py() or 0)
+    seconds = float(pc.sum(table["duration_s"]).as_py() or 0.0)
     return {
-        "files": float(len(table)),
+        "files": float(table.num_rows),
         "failed": float(failed),
         "audio_hours": seconds / 3600.0,
         "seconds": elapsed,
@@ -204,11 +209,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         path = args.model or _ecapa2.hub_file(None)
         with open(path, "rb") as f:
             model_bytes = f.read()
-        # Fail before starting Ray if the archive or the label is unusable.
-        Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label)
+        # Refuse an unusable archive or label before any work, checked while Ray starts.
+        check: Dict[str, Any] = {}
+
+        def check_model() -> None:
+            try:
+                Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label)
+            except Exception as e:  # reported below, in the main thread
+                check["error"] = e
+
+        checker = threading.Thread(target=check_model)
+        checker.start()
         import ray
 
         ray.init(address=args.address, ignore_reinit_error=True, log_to_driver=False)
+        checker.join()
+        if "error" in check:
+            raise check["error"]
         summary = run(
             files,
             os.path.abspath(args.output),

@@ -70,3 +70,21 @@ def test_program_entry_point(inputs, tmp_path):
     assert list(out.glob("*.parquet"))
     bad = subprocess.run([sys.executable, "-m", "ecapa2.ray", str(tmp_path / "nothing-here"), "--output", str(out)], capture_output=True, text=True)
     assert bad.returncode == 1 and "no such file" in bad.stderr
+
+
+def test_program_refuses_a_broken_archive_or_an_unknown_label(inputs, tmp_path):
+    """Exit 1 with the engine's message, before any file is embedded."""
+    for extra, message in (
+        (["--model", str(FIXTURES / "broken" / "truncated.pt")], "error: Ecapa2Error"),
+        (["--model", str(FIXTURES / "tiny" / "model.pt"), "--label", "gfe_1|lfe_9"], "gfe_1, gfe_2, pool, attention, embedding"),
+    ):
+        out = tmp_path / "refused"
+        proc = subprocess.run(
+            [sys.executable, "-m", "ecapa2.ray", str(inputs), "--output", str(out), *extra],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr, proc.stderr
+        assert not out.exists()
