@@ -20,7 +20,7 @@ the row succeeded; a failed row's embedding is NaN) and ``duration_s``. One corr
 fails the job.
 
 As a program: ``python -m ecapa2.ray INPUT... --output OUT_DIR [--model PATH] [--label L]
-[--concurrency N] [--threads T] [--address ADDR]``.
+[--concurrency N] [--threads T] [--address ADDR] [--reader actors|tasks]``.
 """
 
 from __future__ import annotations
@@ -142,25 +142,37 @@ def run(
     concurrency: int = 2,
     threads: int = 1,
     batch_size: int = 8,
+    reader: str = "actors",
 ) -> Dict[str, float]:
     """Runs the pipeline on the connected Ray cluster and writes Parquet to ``output``;
-    returns the summary. Needs ``ray.init()`` first."""
+    returns the summary. Needs ``ray.init()`` first.
+
+    ``reader="actors"`` (default): the actors open the files themselves (every node must see
+    the paths, as on a shared filesystem); no read tasks, no audio through the object store.
+    ``reader="tasks"``: ``read_binary_files`` tasks read them and ship the bytes to the actors."""
     import ray
 
+    if reader not in ("actors", "tasks"):
+        raise ValueError(f"reader must be 'actors' or 'tasks', not {reader!r}")
     total_cpus = float(ray.cluster_resources().get("CPU", 1.0))
-    # Logical CPU requests that leave room for the reading tasks, so that a small machine
-    # (2 CPUs, 2 actors) cannot stall with every slot held by an idle actor.
+    # Logical CPU requests that leave room for the other tasks (reads, writes), so that a
+    # small machine (2 CPUs, 2 actors) cannot stall with every slot held by an idle actor.
     actor_cpus = max(0.25, min(float(threads), (total_cpus - 0.5) / max(concurrency, 1)))
     # As a uint8 array, not bytes: `ray.get` then maps the stored object (zero-copy) instead
     # of making each actor a private ~100 MB copy.
     model_ref = ray.put(np.frombuffer(model_bytes, dtype=np.uint8))
     started = time.time()
-    # Few, larger read tasks (about 25 files each, at least 4 per actor): on small machines
-    # the scheduling of one task per file competes with the actors for the same cores.
-    blocks = min(len(files), max(4 * concurrency, len(files) // 25))
-    ds = ray.data.read_binary_files(
-        files, include_paths=True, num_cpus=0.25, override_num_blocks=blocks
-    )
+    if reader == "actors":
+        # Blocks of about one batch each, so that the actors finish together.
+        blocks = max(1, min(len(files), -(-len(files) // batch_size)))
+        ds = ray.data.from_items([{"path": f} for f in files], override_num_blocks=blocks)
+    else:
+        # Few, larger read tasks (about 25 files each, at least 4 per actor): on small
+        # machines one task per file competes with the actors for the same cores.
+        blocks = min(len(files), max(4 * concurrency, len(files) // 25))
+        ds = ray.data.read_binary_files(
+            files, include_paths=True, num_cpus=0.25, override_num_blocks=blocks
+        )
     ds = ds.map_batches(
         Embedder,
         fn_constructor_kwargs={"model": model_ref, "label": label, "threads": threads},
@@ -200,6 +212,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="engine threads per actor")
     p.add_argument("--batch-size", type=int, default=8, help="files per batch")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument(
+        "--reader",
+        choices=("actors", "tasks"),
+        default="actors",
+        help="who reads the files: the actors themselves (default; paths must be readable on "
+        "every node) or Ray Data read tasks that ship their bytes to the actors",
+    )
     args = p.parse_args(argv)
     try:
         files = list_inputs(args.inputs)
@@ -234,6 +253,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             concurrency=args.concurrency,
             threads=args.threads,
             batch_size=args.batch_size,
+            reader=args.reader,
         )
     except Exception as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

@@ -39,11 +39,14 @@ def read_rows(output):
     return {r.path: r for r in rows.itertuples()}
 
 
-def test_job_matches_the_cli_and_keeps_going_past_a_corrupt_file(inputs, local_ray, tmp_path, cli):
+@pytest.mark.parametrize("reader", ["actors", "tasks"])
+def test_job_matches_the_cli_and_keeps_going_past_a_corrupt_file(inputs, local_ray, tmp_path, cli, reader):
     model_path = FIXTURES / "tiny" / "model.pt"
     files = ecapa2.ray.list_inputs([str(inputs)])
     assert len(files) == len(GOOD) + 1
-    summary = ecapa2.ray.run(files, str(tmp_path / "out"), model_path.read_bytes(), concurrency=2, threads=1, batch_size=2)
+    summary = ecapa2.ray.run(
+        files, str(tmp_path / "out"), model_path.read_bytes(), concurrency=2, threads=1, batch_size=2, reader=reader
+    )
     assert summary["files"] == len(files) and summary["failed"] == 1
     rows = read_rows(tmp_path / "out")
     want = cli_embeddings(cli, model_path, [f for f in files if not f.endswith("corrupt.wav")])
