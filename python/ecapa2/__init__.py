@@ -213,6 +213,14 @@ class Ecapa2:
         """The backend and kernel paths that run, e.g. ``cpu (2 threads; direct, winograd-avx512)``."""
         return self._model.backend
 
+    def __reduce__(self):
+        # Ray and multiprocessing pickle what they send to workers; say what to send instead.
+        raise TypeError(
+            "an ecapa2.Ecapa2 model cannot be pickled (it holds the prepared native model): "
+            "send workers the archive instead (its path, or its bytes for Ecapa2.from_bytes; "
+            "on Ray, ecapa2.ray.Embedder does this)"
+        )
+
     def __repr__(self) -> str:
         return f"Ecapa2(dim={self.dim()}, backend={self.backend!r}, precision={self.precision!r})"
 

@@ -119,6 +119,10 @@ def test_errors():
             ecapa2.Ecapa2.load(FIXTURES / "broken" / broken)
     with pytest.raises(ValueError, match="precision"):
         ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", precision="f8")
+    import pickle
+
+    with pytest.raises(TypeError, match="send workers the archive"):
+        pickle.dumps(model)
 
 
 def test_concurrent_calls_from_threads_equal_sequential():
