@@ -54,6 +54,10 @@ def _env_max_memory() -> Optional[int]:
 
 def _settings(threads: Optional[int], precision: str, max_memory: Optional[int]) -> tuple:
     """The loaders' settings, with the environment's defaults where ``None`` is given."""
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
+    if max_memory is not None and (not isinstance(max_memory, int) or max_memory < 1):
+        raise ValueError(f"max_memory must be a number of bytes of at least 1, not {max_memory!r}")
     return (
         threads if threads is not None else _env_threads(),
         precision,

@@ -119,6 +119,17 @@ def test_errors():
             ecapa2.Ecapa2.load(FIXTURES / "broken" / broken)
     with pytest.raises(ValueError, match="precision"):
         ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", precision="f8")
+    for threads in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="threads"):
+            ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=threads)
+    # One utterance's errors name no batch row; a batch's name the row.
+    for audio in (np.zeros(0, np.float32), np.zeros((1, 100), np.float32)):
+        with pytest.raises(ValueError, match="^audio has 0 samples|^audio has 100 samples"):
+            model(audio)
+    with pytest.raises(ValueError, match="^batch row 1: audio sample 3 is inf"):
+        model(np.stack([np.full(4000, 0.1, np.float32), np.where(np.arange(4000) == 3, np.inf, 0.1).astype(np.float32)]))
+    with pytest.raises(ValueError, match="empty"):
+        model.embed_bytes(b"", name="zero.wav")
     import pickle
 
     with pytest.raises(TypeError, match="send workers the archive"):

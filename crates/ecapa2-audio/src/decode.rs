@@ -120,6 +120,12 @@ fn decode_source<S: MediaSource + 'static>(
     };
     let mut head = [0u8; SNIFF_LEN];
     let n = read_full(&mut source, &mut head).map_err(io_error)?;
+    if n == 0 {
+        // A 0-byte file holds no audio; say so rather than "unsupported format".
+        return Err(AudioError::Empty {
+            file: file_name.to_owned(),
+        });
+    }
     source.seek(SeekFrom::Start(0)).map_err(io_error)?;
     match sniff(&head[..n]) {
         Sniffed::Wav(container) => crate::wav::decode(

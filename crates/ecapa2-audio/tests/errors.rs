@@ -47,6 +47,20 @@ fn too_short_file() {
 }
 
 #[test]
+fn zero_byte_file_is_empty_not_unsupported() {
+    let path = std::env::temp_dir().join(format!("ecapa2-zero-{}.wav", std::process::id()));
+    std::fs::write(&path, b"").expect("write");
+    for err in [
+        load(&path, &model_options()).expect_err("file"),
+        ecapa2_audio::load_bytes("zero.flac", Vec::new(), &model_options()).expect_err("bytes"),
+    ] {
+        assert!(matches!(err, AudioError::Empty { .. }), "{err:?}");
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn empty_file() {
     let (msg, err) = load_err("empty.wav");
     assert!(matches!(err, AudioError::Empty { .. }), "{err:?}");

@@ -240,6 +240,10 @@ impl Model {
             .to_vec();
         let out = py
             .detach(|| {
+                if b == 1 {
+                    // One utterance: its errors name no batch row.
+                    return self.inner.features(&owned, labels);
+                }
                 let rows: Vec<&[f32]> = if n == 0 {
                     vec![&[][..]; b]
                 } else {
