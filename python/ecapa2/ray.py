@@ -134,6 +134,21 @@ def list_inputs(inputs: List[str]) -> List[str]:
     return out
 
 
+#: Logical CPUs a read task asks for (see :func:`actor_cpus`).
+READ_TASK_CPUS = 0.25
+
+
+def actor_cpus(threads: int, concurrency: int) -> float:
+    """The logical CPUs each of ``concurrency`` actors should ask for on the connected Ray
+    cluster: its ``threads``, but leaving half a CPU for the other tasks (reads at
+    :data:`READ_TASK_CPUS` each, writes), so that a small machine (2 CPUs, 2 actors) cannot
+    stall with every slot held by an actor waiting for input."""
+    import ray
+
+    total = float(ray.cluster_resources().get("CPU", 1.0))
+    return max(0.25, min(float(threads), (total - 0.5) / max(concurrency, 1)))
+
+
 def run(
     files: List[str],
     output: str,
@@ -154,10 +169,7 @@ def run(
 
     if reader not in ("actors", "tasks"):
         raise ValueError(f"reader must be 'actors' or 'tasks', not {reader!r}")
-    total_cpus = float(ray.cluster_resources().get("CPU", 1.0))
-    # Logical CPU requests that leave room for the other tasks (reads, writes), so that a
-    # small machine (2 CPUs, 2 actors) cannot stall with every slot held by an idle actor.
-    actor_cpus = max(0.25, min(float(threads), (total_cpus - 0.5) / max(concurrency, 1)))
+    cpus = actor_cpus(threads, concurrency)
     # As a uint8 array, not bytes: `ray.get` then maps the stored object (zero-copy) instead
     # of making each actor a private ~100 MB copy.
     model_ref = ray.put(np.frombuffer(model_bytes, dtype=np.uint8))
@@ -171,14 +183,14 @@ def run(
         # machines one task per file competes with the actors for the same cores.
         blocks = min(len(files), max(4 * concurrency, len(files) // 25))
         ds = ray.data.read_binary_files(
-            files, include_paths=True, num_cpus=0.25, override_num_blocks=blocks
+            files, include_paths=True, num_cpus=READ_TASK_CPUS, override_num_blocks=blocks
         )
     ds = ds.map_batches(
         Embedder,
         fn_constructor_kwargs={"model": model_ref, "label": label, "threads": threads},
         compute=ray.data.ActorPoolStrategy(size=concurrency),
         batch_size=batch_size,
-        num_cpus=actor_cpus,
+        num_cpus=cpus,
     )
     ds.write_parquet(output)
     elapsed = time.time() - started
