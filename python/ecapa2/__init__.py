@@ -13,6 +13,7 @@ from many threads at once.
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any, Iterable, Optional, Sequence, Tuple
 
@@ -52,12 +53,23 @@ def _env_max_memory() -> Optional[int]:
     return size
 
 
+def _at_least_one(name: str, value: Any) -> Optional[int]:
+    """``value`` as an int (any integer type, numpy's included) if it is ``None`` or ≥ 1."""
+    if value is None:
+        return None
+    try:
+        number = operator.index(value)
+    except TypeError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return number
+
+
 def _settings(threads: Optional[int], precision: str, max_memory: Optional[int]) -> tuple:
     """The loaders' settings, with the environment's defaults where ``None`` is given."""
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
-    if max_memory is not None and (not isinstance(max_memory, int) or max_memory < 1):
-        raise ValueError(f"max_memory must be a number of bytes of at least 1, not {max_memory!r}")
+    threads = _at_least_one("threads", threads)
+    max_memory = _at_least_one("max_memory", max_memory)
     return (
         threads if threads is not None else _env_threads(),
         precision,

@@ -119,9 +119,10 @@ def test_errors():
             ecapa2.Ecapa2.load(FIXTURES / "broken" / broken)
     with pytest.raises(ValueError, match="precision"):
         ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", precision="f8")
-    for threads in (0, -1, 1.5):
+    for threads in (0, -1, 1.5, "2"):
         with pytest.raises(ValueError, match="threads"):
             ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=threads)
+    assert ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=np.int64(2)).threads == 2
     # One utterance's errors name no batch row; a batch's name the row.
     for audio in (np.zeros(0, np.float32), np.zeros((1, 100), np.float32)):
         with pytest.raises(ValueError, match="^audio has 0 samples|^audio has 100 samples"):
