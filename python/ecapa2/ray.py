@@ -223,7 +223,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--concurrency", type=int, default=2, help="actors (model copies)")
     p.add_argument("--threads", type=int, default=1, help="engine threads per actor")
     p.add_argument("--batch-size", type=int, default=8, help="files per batch")
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument(
+        "--address",
+        help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, else "
+        "start a local Ray for this job)",
+    )
     p.add_argument(
         "--reader",
         choices=("actors", "tasks"),
@@ -253,7 +257,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         checker.start()
         import ray
 
-        ray.init(address=args.address, ignore_reinit_error=True, log_to_driver=False)
+        # Without an address, a fresh local Ray ("local"): a bare ray.init() would try to join
+        # whatever cluster last left its address in /tmp/ray, and wait on it if it died.
+        address = args.address or os.environ.get("RAY_ADDRESS") or "local"
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         checker.join()
         if "error" in check:
             raise check["error"]

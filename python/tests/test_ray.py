@@ -29,7 +29,7 @@ def inputs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_ray():
     # Enough logical CPU slots for two actors and the reading tasks on a 2-core machine.
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
 
