@@ -193,7 +193,7 @@ class Ecapa2:
     def embed_file(self, path: "str | os.PathLike[str]", label: str = "embedding") -> np.ndarray:
         """Decodes a file (WAV, FLAC, MP3, Ogg Vorbis; any rate and channel count), resamples
         it to 16 kHz, mixes it to mono, and returns its features ``(D,)``."""
-        return self._model.embed_file(os.fspath(path), label)
+        return self._model.embed_file(os.fspath(path), label)[0]
 
     def embed_bytes(self, data: bytes, name: str = "audio", label: str = "embedding") -> np.ndarray:
         """As :meth:`embed_file` for a file held in memory; ``name`` (a path or key) appears in

@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -90,8 +90,7 @@ class Embedder:
                 if data is not None:
                     embedding[i], duration[i] = inner.embed_bytes(path, bytes(data[i]), self._label)
                 else:
-                    with open(path, "rb") as f:
-                        embedding[i], duration[i] = inner.embed_bytes(path, f.read(), self._label)
+                    embedding[i], duration[i] = inner.embed_file(path, self._label)
             except Exception as e:  # one bad row must not fail the job
                 error[i] = f"{type(e).__name__}: {e}"
         return {
@@ -244,26 +243,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         path = args.model or _ecapa2.hub_file(None)
         with open(path, "rb") as f:
             model_bytes = f.read()
-        # Refuse an unusable archive or label before any work, checked while Ray starts.
-        check: Dict[str, Any] = {}
-
-        def check_model() -> None:
-            try:
-                Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label)
-            except Exception as e:  # reported below, in the main thread
-                check["error"] = e
-
-        checker = threading.Thread(target=check_model)
-        checker.start()
         import ray
 
-        # Without an address, a fresh local Ray ("local"): a bare ray.init() would try to join
-        # whatever cluster last left its address in /tmp/ray, and wait on it if it died.
-        address = args.address or os.environ.get("RAY_ADDRESS") or "local"
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        checker.join()
-        if "error" in check:
-            raise check["error"]
+        # Refuse an unusable archive or label before any work, checked while Ray starts.
+        with ThreadPoolExecutor(1) as pool:
+            check = pool.submit(lambda: Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label))
+            # Without an address, a fresh local Ray ("local"): a bare ray.init() would try to
+            # join whatever cluster last left its address in /tmp/ray, and wait on it if it died.
+            address = args.address or os.environ.get("RAY_ADDRESS") or "local"
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+            check.result()  # raises the archive's or the label's error
         summary = run(
             files,
             os.path.abspath(args.output),

@@ -283,18 +283,19 @@ impl Model {
         rows_to_array(py, out.into_vec(), b, dim)
     }
 
-    /// Decodes, resamples and mixes a file to mono, then computes its features → `(D,)`.
+    /// Decodes, resamples and mixes a file to mono, then computes its features →
+    /// `((D,), duration in seconds)`.
     fn embed_file<'py>(
         &self,
         py: Python<'py>,
         path: PathBuf,
         label: &str,
-    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64)> {
         let labels = labels(label)?;
-        let (out, _) = py.detach(|| {
+        let (out, seconds) = py.detach(|| {
             self.embed_loaded(ecapa2_audio::load(&path, &self.load_options()), labels)
         })?;
-        Ok(PyArray1::from_vec(py, out))
+        Ok((PyArray1::from_vec(py, out), seconds))
     }
 
     /// Features of an audio file held in memory (`name` is used in errors and as a format

@@ -384,7 +384,7 @@ pub async fn verify(
     let speaker = query.speaker;
     let known = speaker.clone();
     state
-        .with_registry(move |reg| Ok(reg.speaker(&known).map(|_| ())?))
+        .with_registry(move |reg| Ok(reg.centroid(&known).map(|_| ())?))
         .await?;
     let (identity, embedding) = query_embedding(&state, &headers, body).await?;
     state
