@@ -124,11 +124,16 @@ impl Ecapa2 {
         let prepared = backend.install(|| Network::new(&backend, &network))?;
         drop(network);
         let shape = prepared.shape();
-        tracing::debug!(
-            threads = backend.threads(),
-            precision = %backend.precision(),
-            "model bound"
-        );
+        let precision = conv_precision(&prepared);
+        if precision != backend.precision() {
+            // The backend already warned when the CPU lacks the tiles; here the CPU has them but
+            // no layer is wide enough to use them (the tiny test archives).
+            tracing::warn!(
+                "precision {} asked for, {precision} used: no 3×3 convolution of this model is wide enough for the Winograd products",
+                backend.precision()
+            );
+        }
+        tracing::debug!(threads = backend.threads(), %precision, "model bound");
         let min_samples = min_samples(&spectrogram, shape.min_frames);
         Ok(Self {
             spectrogram: Spectrogram::new(spectrogram)?,
@@ -240,7 +245,7 @@ impl Ecapa2 {
     /// load to what this machine offers.
     pub fn precision(&self) -> Precision {
         match &self.engine {
-            Engine::Cpu { backend, .. } => backend.precision(),
+            Engine::Cpu { network, .. } => conv_precision(network),
         }
     }
 
@@ -324,6 +329,17 @@ impl Label {
     pub fn dim(self, model: &Ecapa2) -> usize {
         model.shape.dim(self)
     }
+}
+
+/// The precision the 3×3 convolutions actually compute in: reduced only where a layer runs
+/// Winograd on the tiles the backend granted.
+fn conv_precision(network: &Network<Cpu>) -> Precision {
+    network
+        .blocks
+        .iter()
+        .flat_map(|b| b.convs.iter().map(|c| c.precision()))
+        .find(|&p| p != Precision::F32)
+        .unwrap_or(Precision::F32)
 }
 
 /// Shortest input whose framing gives at least `min_frames` frames.
