@@ -90,6 +90,14 @@ def rust(args, seconds: float) -> dict:
     return {"engine": "rust", "seconds": seconds, "median_s": float(m.group(1)) if m else None}
 
 
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 def proc_kb(pid: str, name: str, field: str) -> int:
     """A field of /proc/PID/<name> in kB (0 once the process is gone)."""
     try:
@@ -146,14 +154,16 @@ def ray_vs_cli(args) -> dict:
     for i in range(args.ray_files):
         write_wav(os.path.join(folder, f"f{i:04d}.wav"), synth(args.ray_seconds, seed=i))
     result = {"files": args.ray_files, "seconds_each": args.ray_seconds}
-    import resource
-
     t0 = time.perf_counter()
-    subprocess.run([args.cli, "--quiet", "--threads", "2", "embed", "--model", args.model, folder,
-                    "-o", os.path.join(folder, "cli.npy")], check=True)
+    cli = subprocess.Popen([args.cli, "--quiet", "--threads", "2", "embed", "--model", args.model, folder,
+                            "-o", os.path.join(folder, "cli.npy")])
+    # wait4 gives this child's own high-water mark (RUSAGE_CHILDREN would be the largest of
+    # every child so far, the PyTorch workers included).
+    _, status, usage = os.wait4(cli.pid, 0)
     result["cli_s"] = time.perf_counter() - t0
-    # The first child this process waited for: its high-water mark is the CLI's.
-    result["cli_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args.cli} failed with status {status}")
+    result["cli_peak_rss_mb"] = usage.ru_maxrss / 1024
     with PeakRss(r"MapWorker|Embedder") as rss:
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "ecapa2.ray", folder, "--output", os.path.join(folder, "ray-out"),
@@ -189,7 +199,18 @@ def main() -> int:
         return 0
     import ecapa2
 
-    result = {"threads": args.threads, "ecapa2": ecapa2.__version__, "calls": []}
+    for binary in [args.rust_bench] + ([args.cli] if args.ray_files else []):
+        if not os.access(binary, os.X_OK):
+            p.error(f"{binary} not found: cargo build --release -p ecapa2-cli && "
+                    "cargo build --release -p ecapa2 --example bench")
+    result = {
+        "threads": args.threads,
+        "ecapa2": ecapa2.__version__,
+        "cpu": cpu_model(),
+        # The kernels that ran (the same archive, threads and CPU in every column).
+        "backend": ecapa2.Ecapa2.load(args.model, threads=args.threads).backend,
+        "calls": [],
+    }
     for seconds in [float(s) for s in args.lengths.split(",") if s]:
         row = {"seconds": seconds}
         for engine in ("rust", "ecapa2", "torch"):
