@@ -78,17 +78,26 @@ def _settings(threads: Optional[int], precision: str, max_memory: Optional[int])
 
 
 def _as_float32(audio: Any) -> np.ndarray:
-    """Any audio as a float32 numpy array: numpy (float32/float64, or int16 scaled by
-    1/32768), a torch tensor (moved to the CPU), or anything with ``__array__``."""
+    """Any audio as a float32 numpy array: numpy floats of any width and byte order (float16
+    widens exactly), int16 or int32 PCM scaled by 1/32768 or 1/2**31 (as soundfile and
+    torchaudio scale them), a torch tensor (moved to the CPU; half and bfloat16 widened), or
+    anything with ``__array__``."""
     if hasattr(audio, "detach") and hasattr(audio, "cpu") and hasattr(audio, "numpy"):
-        audio = audio.detach().cpu().numpy()
+        audio = audio.detach().cpu()
+        # numpy has no bfloat16: widen torch's 16-bit floats first (exact).
+        if audio.is_floating_point() and audio.element_size() < 4:
+            audio = audio.float()
+        audio = audio.numpy()
     array = np.asarray(audio)
-    if array.dtype == np.int16:
-        return array.astype(np.float32) / np.float32(32768.0)
-    if array.dtype in (np.float32, np.float64):
+    if array.dtype.kind == "f":
         return array.astype(np.float32, copy=False)
+    if array.dtype.kind == "i" and array.dtype.itemsize in (2, 4):
+        # Through float64 so that int32 samples are rounded once, to float32.
+        scale = 2.0 ** (8 * array.dtype.itemsize - 1)
+        return (array.astype(np.float64) / scale).astype(np.float32)
     raise ValueError(
-        f"audio dtype {array.dtype} is not supported: use float32, float64 or int16 samples"
+        f"audio dtype {array.dtype} is not supported: use float samples (16, 32 or 64 bit) "
+        "or int16/int32 PCM"
     )
 
 

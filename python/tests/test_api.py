@@ -59,9 +59,15 @@ def test_shapes_and_input_kinds():
     np.testing.assert_array_equal(model(audio[1].astype(np.float64)), one)
     strided = np.repeat(audio[1], 2)[::2]
     np.testing.assert_array_equal(model(strided), one)
-    # int16 is scaled by 1/32768, as torchaudio loads PCM16.
+    # int16 is scaled by 1/32768 and int32 by 1/2**31, as torchaudio and soundfile load PCM.
     pcm = np.round(audio[1] * 32767).astype(np.int16)
     np.testing.assert_array_equal(model(pcm), model(pcm.astype(np.float32) / 32768.0))
+    pcm32 = np.round(audio[1] * (2**31 - 1)).astype(np.int32)
+    np.testing.assert_array_equal(model(pcm32), model((pcm32 / 2.0**31).astype(np.float32)))
+    # float16 widens exactly; another byte order is the same samples.
+    half = audio[1].astype(np.float16)
+    np.testing.assert_array_equal(model(half), model(half.astype(np.float32)))
+    np.testing.assert_array_equal(model(audio[1].astype(">f4")), one)
 
 
 def test_torch_tensors_if_installed():
@@ -69,6 +75,10 @@ def test_torch_tensors_if_installed():
     model = ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt")
     audio = golden("tiny", "len8037", "audio")
     np.testing.assert_array_equal(model(torch.from_numpy(audio)), model(audio))
+    # What a `.half()` pipeline hands over: 16-bit floats, widened exactly.
+    for dtype in (torch.float16, torch.bfloat16):
+        low = torch.from_numpy(audio).to(dtype)
+        np.testing.assert_array_equal(model(low), model(low.float().numpy()))
 
 
 def test_batch_of_mixed_lengths_equals_single_calls():
@@ -105,7 +115,7 @@ def test_errors():
     with pytest.raises(ValueError, match="shape"):
         model(np.zeros((2, 2, 4000), np.float32))
     with pytest.raises(ValueError, match="dtype"):
-        model(np.zeros(4000, np.int32))
+        model(np.zeros(4000, np.uint8))
     with pytest.raises(ValueError, match="batch row 1"):
         model.batch([np.zeros(4000, np.float32), np.zeros(10, np.float32)])
     with pytest.raises(FileNotFoundError):
