@@ -114,7 +114,7 @@ class Ecapa2:
     @classmethod
     def load(
         cls,
-        path: "str | os.PathLike[str]",
+        path: "str | bytes | os.PathLike",
         threads: Optional[int] = None,
         precision: str = "f32",
         max_memory: Optional[int] = None,
@@ -129,7 +129,7 @@ class Ecapa2:
         """
         return cls(
             _Model.load(
-                os.fspath(path),
+                os.fsdecode(path),
                 *_settings(threads, precision, max_memory),
             )
         )
@@ -199,10 +199,10 @@ class Ecapa2:
             rows.append(np.ascontiguousarray(array))
         return self._model.batch(rows, label)
 
-    def embed_file(self, path: "str | os.PathLike[str]", label: str = "embedding") -> np.ndarray:
+    def embed_file(self, path: "str | bytes | os.PathLike", label: str = "embedding") -> np.ndarray:
         """Decodes a file (WAV, FLAC, MP3, Ogg Vorbis; any rate and channel count), resamples
         it to 16 kHz, mixes it to mono, and returns its features ``(D,)``."""
-        return self._model.embed_file(os.fspath(path), label)[0]
+        return self._model.embed_file(os.fsdecode(path), label)[0]
 
     def embed_bytes(self, data: bytes, name: str = "audio", label: str = "embedding") -> np.ndarray:
         """As :meth:`embed_file` for a file held in memory; ``name`` (a path or key) appears in
@@ -250,6 +250,6 @@ class Ecapa2:
         return f"Ecapa2(dim={self.dim()}, backend={self.backend!r}, precision={self.precision!r})"
 
 
-def load_audio(path: "str | os.PathLike[str]", sample_rate: int = 16000) -> Tuple[np.ndarray, int]:
+def load_audio(path: "str | bytes | os.PathLike", sample_rate: int = 16000) -> Tuple[np.ndarray, int]:
     """Decodes a file to float32 mono at ``sample_rate`` (16 kHz): ``(samples, sample_rate)``."""
-    return _load_audio(os.fspath(path), sample_rate)
+    return _load_audio(os.fsdecode(path), sample_rate)

@@ -2,6 +2,7 @@
 threads (relative L2 ≤ 1e-4 per feature block, as the Rust parity suite)."""
 
 import json
+import os
 import threading
 
 import numpy as np
@@ -122,6 +123,13 @@ def test_errors():
         ecapa2.Ecapa2.load(FIXTURES / "no-such.pt")
     with pytest.raises(FileNotFoundError):
         model.embed_file(FIXTURES / "audio" / "no-such.wav")
+    # The OSError subclasses open() raises, whichever call opens the file.
+    with pytest.raises(IsADirectoryError):
+        model.embed_file(FIXTURES / "audio")
+    with pytest.raises(IsADirectoryError):
+        ecapa2.load_audio(FIXTURES / "audio")
+    with pytest.raises(IsADirectoryError):
+        ecapa2.Ecapa2.load(FIXTURES / "tiny")
     with pytest.raises(ValueError, match="unsupported|corrupt"):
         model.embed_file(FIXTURES / "audio" / "not_audio.wav")
     for broken in ("truncated.pt", "missing_tensor.pt", "wrong_shape.pt"):
@@ -178,6 +186,7 @@ def test_load_audio_and_embed_file_match_the_cli(cli):
         assert sr == 16000 and audio.dtype == np.float32 and audio.ndim == 1
         by_array = model(audio)
         np.testing.assert_array_equal(model.embed_file(f), by_array)
+        np.testing.assert_array_equal(model.embed_file(os.fsencode(f)), by_array)  # bytes paths
         np.testing.assert_array_equal(model.embed_bytes(f.read_bytes(), name=str(f)), by_array)
         np.testing.assert_allclose(by_array, from_cli[str(f)], rtol=0, atol=1e-6)
 

@@ -12,7 +12,9 @@ use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyIsADirectoryError, PyPermissionError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
@@ -25,8 +27,9 @@ create_exception!(
     "An archive that cannot be read or bound to the network, or another engine failure."
 );
 
-/// Engine errors as Python exceptions: bad audio and unknown labels are `ValueError`, a
-/// missing file `FileNotFoundError`, the rest (archive, binding, hub, memory) `Ecapa2Error`.
+/// Engine errors as Python exceptions: bad audio and unknown labels are `ValueError`, a file
+/// that cannot be opened the `OSError` subclass `open()` would raise, the rest (archive,
+/// binding, hub, memory) `Ecapa2Error`.
 fn engine_err(e: ecapa2::Error) -> PyErr {
     use ecapa2::Error as E;
     match &e {
@@ -34,20 +37,30 @@ fn engine_err(e: ecapa2::Error) -> PyErr {
         | E::NonFinite { .. }
         | E::UnknownLabel { .. }
         | E::InBatch { .. } => PyValueError::new_err(e.to_string()),
-        E::Archive(a) if a.to_string().contains("No such file") => {
-            PyFileNotFoundError::new_err(e.to_string())
-        }
-        _ => Ecapa2Error::new_err(e.to_string()),
+        _ => os_err(&e).unwrap_or_else(|| Ecapa2Error::new_err(e.to_string())),
     }
 }
 
+/// Audio errors: `ValueError` (unreadable, unsupported, empty, too long…), or the `OSError`
+/// subclass for a file that cannot be opened.
 fn audio_err(e: AudioError) -> PyErr {
-    match &e {
-        AudioError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            PyFileNotFoundError::new_err(e.to_string())
-        }
-        _ => PyValueError::new_err(e.to_string()),
-    }
+    os_err(&e).unwrap_or_else(|| PyValueError::new_err(e.to_string()))
+}
+
+/// `FileNotFoundError`, `PermissionError` or `IsADirectoryError` when an I/O error of that
+/// kind is in `e`'s source chain (so `except FileNotFoundError:` works as with `open()`).
+fn os_err(e: &(dyn std::error::Error + 'static)) -> Option<PyErr> {
+    use std::io::ErrorKind as K;
+    let kind = std::iter::successors(Some(e), |err| err.source())
+        .find_map(|err| err.downcast_ref::<std::io::Error>())?
+        .kind();
+    let message = e.to_string();
+    Some(match kind {
+        K::NotFound => PyFileNotFoundError::new_err(message),
+        K::PermissionDenied => PyPermissionError::new_err(message),
+        K::IsADirectory => PyIsADirectoryError::new_err(message),
+        _ => return None,
+    })
 }
 
 fn labels(label: &str) -> PyResult<LabelSet> {
