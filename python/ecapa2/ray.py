@@ -20,7 +20,9 @@ the row succeeded; a failed row's embedding is NaN) and ``duration_s``. One corr
 fails the job.
 
 As a program: ``python -m ecapa2.ray INPUT... --output OUT_DIR [--model PATH] [--label L]
-[--concurrency N] [--threads T] [--address ADDR] [--reader actors|tasks]``.
+[--concurrency N] [--threads T] [--address ADDR] [--reader actors|tasks] [--overwrite]``.
+An output folder that already holds Parquet files is refused unless ``--overwrite``: a
+second run's rows never mix with the first's.
 """
 
 from __future__ import annotations
@@ -148,6 +150,31 @@ def actor_cpus(threads: int, concurrency: int) -> float:
     return max(0.25, min(float(threads), (total - 0.5) / max(concurrency, 1)))
 
 
+def prepare_output(output: str, overwrite: bool = False) -> None:
+    """Makes sure ``output`` holds no earlier run's rows: a missing or empty folder is fine;
+    one holding Parquet files is refused (``FileExistsError``) unless ``overwrite``, which
+    deletes them. Anything else in it is refused either way, so that nothing but this
+    program's output is ever deleted (and the summary counts this run's rows only)."""
+    if not os.path.exists(output):
+        return
+    if not os.path.isdir(output):
+        raise NotADirectoryError(f"{output}: exists and is not a directory")
+    entries = os.listdir(output)
+    others = [e for e in entries if not e.endswith(".parquet")]
+    if others:
+        raise FileExistsError(
+            f"{output}: holds files other than Parquet ({others[0]}, ...): choose an empty "
+            "or new output directory"
+        )
+    if entries and not overwrite:
+        raise FileExistsError(
+            f"{output}: holds {len(entries)} Parquet file(s) from an earlier run; choose "
+            "another directory or pass --overwrite to replace them"
+        )
+    for e in entries:
+        os.remove(os.path.join(output, e))
+
+
 def run(
     files: List[str],
     output: str,
@@ -157,9 +184,11 @@ def run(
     threads: int = 1,
     batch_size: int = 8,
     reader: str = "actors",
+    overwrite: bool = False,
 ) -> Dict[str, float]:
     """Runs the pipeline on the connected Ray cluster and writes Parquet to ``output``;
-    returns the summary. Needs ``ray.init()`` first.
+    returns the summary. Needs ``ray.init()`` first. An ``output`` holding an earlier run's
+    Parquet files is refused unless ``overwrite`` (see :func:`prepare_output`).
 
     ``reader="actors"`` (default): the actors open the files themselves (every node must see
     the paths, as on a shared filesystem); no read tasks, no audio through the object store.
@@ -168,6 +197,7 @@ def run(
 
     if reader not in ("actors", "tasks"):
         raise ValueError(f"reader must be 'actors' or 'tasks', not {reader!r}")
+    prepare_output(output, overwrite)
     cpus = actor_cpus(threads, concurrency)
     # As a uint8 array, not bytes: `ray.get` then maps the stored object (zero-copy) instead
     # of making each actor a private ~100 MB copy.
@@ -210,6 +240,17 @@ def run(
     }
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m ecapa2.ray",
@@ -219,9 +260,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--output", required=True, help="output directory for the Parquet files")
     p.add_argument("--model", help="TorchScript archive (default: the official one from the hub)")
     p.add_argument("--label", default="embedding", help="feature labels, e.g. gfe_1|pool")
-    p.add_argument("--concurrency", type=int, default=2, help="actors (model copies)")
-    p.add_argument("--threads", type=int, default=1, help="engine threads per actor")
-    p.add_argument("--batch-size", type=int, default=8, help="files per batch")
+    p.add_argument("--concurrency", type=_positive, default=2, help="actors (model copies)")
+    p.add_argument("--threads", type=_positive, default=1, help="engine threads per actor")
+    p.add_argument("--batch-size", type=_positive, default=8, help="files per batch")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the Parquet files an earlier run left in --output (refused otherwise)",
+    )
     p.add_argument(
         "--address",
         help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, else "
@@ -240,6 +286,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not files:
             print("error: no audio files found", file=sys.stderr)
             return 1
+        output = os.path.abspath(args.output)
+        prepare_output(output, args.overwrite)  # before Ray starts: fail fast
         path = args.model or _ecapa2.hub_file(None)
         with open(path, "rb") as f:
             model_bytes = f.read()
@@ -255,13 +303,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             check.result()  # raises the archive's or the label's error
         summary = run(
             files,
-            os.path.abspath(args.output),
+            output,
             model_bytes,
             label=args.label,
             concurrency=args.concurrency,
             threads=args.threads,
             batch_size=args.batch_size,
             reader=args.reader,
+            overwrite=args.overwrite,
         )
     except Exception as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

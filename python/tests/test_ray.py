@@ -73,6 +73,17 @@ def test_program_entry_point(inputs, tmp_path):
     assert list(out.glob("*.parquet"))
     bad = subprocess.run([sys.executable, "-m", "ecapa2.ray", str(tmp_path / "nothing-here"), "--output", str(out)], capture_output=True, text=True)
     assert bad.returncode == 1 and "no such file" in bad.stderr
+    # A second run into the same folder would mix its rows with the first's (and count them in
+    # its summary): refused before Ray starts, unless --overwrite replaces them.
+    again = [sys.executable, "-m", "ecapa2.ray", str(inputs / GOOD[0]), "--output", str(out), "--model", str(FIXTURES / "tiny" / "model.pt")]
+    refused = subprocess.run(again, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr, refused.stderr
+    replaced = subprocess.run(again + ["--overwrite"], capture_output=True, text=True, timeout=600)
+    assert replaced.returncode == 0, replaced.stderr
+    assert "1 files, 0 failed" in replaced.stderr
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out, columns=["path"]).column("path").to_pylist() == [str(inputs / GOOD[0])]
 
 
 def test_program_refuses_a_broken_archive_or_an_unknown_label(inputs, tmp_path):
