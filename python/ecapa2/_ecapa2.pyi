@@ -1,6 +1,7 @@
 """Type stubs of the native module (the public API is ``ecapa2.Ecapa2``)."""
 
-from typing import Optional, Sequence, Tuple, Union
+import pathlib
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -36,3 +37,6 @@ class Model:
 def load_audio(path: str, sample_rate: int = 16000) -> Tuple[npt.NDArray[np.float32], int]: ...
 def parse_size(text: str) -> Optional[int]: ...
 def hub_file(revision: Optional[str] = None) -> str: ...
+def list_audio(inputs: List[str]) -> List[pathlib.Path]: ...
+
+AUDIO_EXTENSIONS: List[str]

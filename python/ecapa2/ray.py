@@ -38,8 +38,8 @@ import numpy as np
 
 from . import Ecapa2, _ecapa2
 
-#: Extensions listed when a directory is given.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+#: Extensions listed when a directory is given (the CLI's list; lower case, no dot).
+AUDIO_EXTENSIONS = tuple(_ecapa2.AUDIO_EXTENSIONS)
 
 
 def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
@@ -104,35 +104,15 @@ class Embedder:
 
 
 def list_inputs(inputs: List[str]) -> List[str]:
-    """Files, directories (recursively, audio extensions only) and ``@list`` files (one path
-    per line), in order, without duplicates."""
-    out: List[str] = []
-    seen = set()
-
-    def add(path: str) -> None:
-        path = os.path.abspath(path)
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-
+    """Files, directories (recursively, :data:`AUDIO_EXTENSIONS` only) and ``@list`` files (one
+    path per line, relative ones against the list's folder), in order, as absolute paths (the
+    actors' working directory is not the driver's), listed exactly as the CLI lists them. A
+    missing file or folder given here is an error (a list's missing entries fail as rows)."""
     for item in inputs:
-        if item.startswith("@"):
-            with open(item[1:], encoding="utf-8") as f:
-                for line in f:
-                    line = line.strip()
-                    if line and not line.startswith("#"):
-                        add(line)
-        elif os.path.isdir(item):
-            for root, dirs, files in os.walk(item):
-                dirs.sort()
-                for name in sorted(files):
-                    if name.lower().endswith(AUDIO_EXTENSIONS):
-                        add(os.path.join(root, name))
-        elif os.path.exists(item):
-            add(item)
-        else:
-            raise FileNotFoundError(f"{item}: no such file or directory")
-    return out
+        path = item[1:] if item.startswith("@") else item
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such file or directory")
+    return [os.path.abspath(os.fsdecode(p)) for p in _ecapa2.list_audio(inputs)]
 
 
 #: Logical CPUs a read task asks for (see :func:`actor_cpus`).

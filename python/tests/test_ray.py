@@ -2,6 +2,8 @@
 CLI's embeddings (1e-6), the corrupt row carries its error and a NaN embedding, and the
 program entry point reports it with exit code 2."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,27 @@ def local_ray():
 def read_rows(output):
     rows = ray.data.read_parquet(str(output)).to_pandas()
     return {r.path: r for r in rows.itertuples()}
+
+
+def test_inputs_are_listed_as_the_cli_lists_them(tmp_path, cli):
+    """Folders by the CLI's extensions, @list lines against the list's folder: the same files
+    as `ecapa2 embed` reads (its keys), as absolute paths."""
+    sub = tmp_path / "corpus" / "sub"
+    sub.mkdir(parents=True)
+    for name in ("b.WAV", "c.rf64", "d.oga", "notes.txt"):
+        shutil.copy(FIXTURES / "audio" / "speech_16k.wav", sub / name)
+    (tmp_path / "corpus" / "list.txt").write_text("# relative to this list\nsub/b.WAV\n")
+    args = [str(tmp_path / "corpus" / "sub"), "@" + str(tmp_path / "corpus" / "list.txt")]
+    listed = ecapa2.ray.list_inputs(args)
+    assert listed == [str(sub / "b.WAV"), str(sub / "c.rf64"), str(sub / "d.oga"), str(sub / "b.WAV")]
+    out = subprocess.run(
+        [str(cli), "--quiet", "embed", "--model", str(FIXTURES / "tiny" / "model.pt"), *args],
+        capture_output=True, text=True, timeout=600,
+    )
+    keys = [json.loads(line)["key"] for line in out.stdout.splitlines()]
+    assert [os.path.abspath(k) for k in keys] == listed, out.stderr
+    with pytest.raises(FileNotFoundError):
+        ecapa2.ray.list_inputs([str(tmp_path / "no-such-folder")])
 
 
 @pytest.mark.parametrize("reader", ["actors", "tasks"])

@@ -14,6 +14,8 @@
 //! - [`resample()`](resample::resample): rubato FFT resampler, no delay, `round(N * to / from)`
 //!   samples.
 //! - [`validate()`](validate::validate): empty, too short (the model's `min_samples`) and NaN/Inf checks.
+//! - [`inputs::expand`]: files, folders and `@list` files to the audio files they name, the one
+//!   listing the CLI, Python and the Ray program share.
 //!
 //! Every error is an [`AudioError`] naming the file; nothing in this crate panics on bad input.
 
@@ -23,6 +25,7 @@
 pub mod channels;
 pub mod decode;
 pub mod error;
+pub mod inputs;
 pub mod load;
 pub mod resample;
 mod symphonia_decode;

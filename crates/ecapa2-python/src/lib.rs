@@ -403,6 +403,15 @@ fn load_audio<'py>(
     Ok((PyArray1::from_vec(py, signal), loaded.sample_rate))
 }
 
+/// Audio files of `inputs`, as the CLI lists them: files as given, folders walked for audio
+/// extensions (sorted, symlinks followed), `@list` files (relative lines against the list's
+/// folder).
+#[pyfunction]
+fn list_audio(py: Python<'_>, inputs: Vec<PathBuf>) -> PyResult<Vec<PathBuf>> {
+    py.detach(|| ecapa2_audio::inputs::expand(&inputs, &[]))
+        .map_err(|e| os_err(&e).unwrap_or_else(|| PyValueError::new_err(e.to_string())))
+}
+
 /// The official archive's path in the Hugging Face cache, fetched first if needed (the Ray
 /// driver reads it once and ships its bytes to the workers).
 #[pyfunction]
@@ -427,6 +436,11 @@ fn _ecapa2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_audio, m)?)?;
     m.add_function(wrap_pyfunction!(parse_size, m)?)?;
     m.add_function(wrap_pyfunction!(hub_file, m)?)?;
+    m.add_function(wrap_pyfunction!(list_audio, m)?)?;
+    m.add(
+        "AUDIO_EXTENSIONS",
+        ecapa2_audio::inputs::EXTENSIONS.to_vec(),
+    )?;
     m.add("Ecapa2Error", m.py().get_type::<Ecapa2Error>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
