@@ -225,3 +225,33 @@ def test_from_bytes_reads_every_kind_of_buffer_like_a_file():
         ecapa2.Ecapa2.from_bytes(12345)
     with pytest.raises(ecapa2.Ecapa2Error):
         ecapa2.Ecapa2.from_bytes(np.frombuffer(raw[: len(raw) // 2], dtype=np.uint8))
+
+
+def test_from_hub_reads_the_huggingface_cache_offline(monkeypatch, tmp_path):
+    """from_hub finds the archive where huggingface_hub caches it (blob + snapshot link +
+    ref), with no network (HF_HUB_OFFLINE=1). The tiny fixture stands in for the official
+    file: at a pinned commit it loads and equals load(); at the default revision the official
+    file's size and sha256 are checked, so the stand-in is refused with Ecapa2Error."""
+    import hashlib
+
+    data = (FIXTURES / "tiny" / "model.pt").read_bytes()
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--Jenthe--ECAPA2"
+    blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+    snapshot = repo / "snapshots" / commit / "ecapa2.pt"
+    for folder in (blob.parent, repo / "refs", snapshot.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(data)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot.symlink_to(os.path.relpath(blob, snapshot.parent))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    audio = golden("tiny", "len8037", "audio")
+    from_hub = ecapa2.Ecapa2.from_hub(revision=commit, threads=1)
+    np.testing.assert_array_equal(from_hub(audio), ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=1)(audio))
+    with pytest.raises(ecapa2.Ecapa2Error):
+        ecapa2.Ecapa2.from_hub(threads=1)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(ecapa2.Ecapa2Error, match="HF_HUB_OFFLINE"):
+        ecapa2.Ecapa2.from_hub(revision=commit, threads=1)
