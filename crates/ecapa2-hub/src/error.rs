@@ -7,8 +7,9 @@ use std::path::PathBuf;
 pub enum HubError {
     /// The hub could not be reached at all (DNS, refused, timeout, TLS) and the file is not cached.
     #[error(
-        "cannot reach {endpoint} to download {repo} ({reason}); pass --model PATH to use a local \
-         ecapa2.pt, or set HF_ENDPOINT to a reachable mirror"
+        "cannot reach {endpoint} to download {repo} ({reason}); load a local \
+         ecapa2.pt instead (--model PATH, Ecapa2.load(path)), or set HF_ENDPOINT to a reachable \
+         mirror"
     )]
     Unreachable {
         /// The hub base URL that was tried.
@@ -22,7 +23,7 @@ pub enum HubError {
     /// Offline mode is on and the file is not in the cache.
     #[error(
         "HF_HUB_OFFLINE is set and {repo}/{filename} (revision {revision}) is not in the cache at \
-         {cache_dir}; unset HF_HUB_OFFLINE to download it, or pass --model PATH"
+         {cache_dir}; unset HF_HUB_OFFLINE to download it, or load a local file (--model PATH, Ecapa2.load(path))"
     )]
     OfflineNotCached {
         /// The repository.
