@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from . import Ecapa2, _ecapa2
+from . import Ecapa2, _at_least_one, _ecapa2
 
 #: Extensions listed when a directory is given (the CLI's list; lower case, no dot).
 AUDIO_EXTENSIONS = tuple(_ecapa2.AUDIO_EXTENSIONS)
@@ -108,9 +108,9 @@ def list_inputs(inputs: List[str]) -> List[str]:
     path per line, relative ones against the list's folder), in order, as absolute paths (the
     actors' working directory is not the driver's), listed exactly as the CLI lists them. A
     missing file or folder given here is an error (a list's missing entries fail as rows)."""
-    for item in inputs:
-        path = item[1:] if item.startswith("@") else item
-        if not os.path.exists(path):
+    # (A missing @list is refused by the listing itself.)
+    for path in inputs:
+        if not path.startswith("@") and not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such file or directory")
     return [os.path.abspath(os.fsdecode(p)) for p in _ecapa2.list_audio(inputs)]
 
@@ -221,14 +221,22 @@ def run(
 
 
 def _positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
+    """An argparse type: a whole number of at least 1 (the loaders' rule for ``threads``)."""
     try:
-        value = int(text)
+        value: Any = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
+        value = text  # refused below, with the same message
+    try:
+        return _at_least_one("the value", value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def resolve_address(address: Optional[str] = None) -> str:
+    """The Ray address to ``ray.init``: ``address``, else ``$RAY_ADDRESS``, else ``"local"``
+    (a fresh local Ray: a bare ``ray.init()`` would try to join whatever cluster last left its
+    address in /tmp/ray, and wait on it if it died)."""
+    return address or os.environ.get("RAY_ADDRESS") or "local"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -276,10 +284,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         # Refuse an unusable archive or label before any work, checked while Ray starts.
         with ThreadPoolExecutor(1) as pool:
             check = pool.submit(lambda: Ecapa2.from_bytes(model_bytes, threads=1).dim(args.label))
-            # Without an address, a fresh local Ray ("local"): a bare ray.init() would try to
-            # join whatever cluster last left its address in /tmp/ray, and wait on it if it died.
-            address = args.address or os.environ.get("RAY_ADDRESS") or "local"
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+            ray.init(
+                address=resolve_address(args.address), ignore_reinit_error=True, log_to_driver=False
+            )
             check.result()  # raises the archive's or the label's error
         summary = run(
             files,

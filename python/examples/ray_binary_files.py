@@ -7,7 +7,6 @@ actors decode them in memory. ``python -m ecapa2.ray`` does the same for local p
 """
 
 import argparse
-import os
 
 import numpy as np
 import ray
@@ -24,14 +23,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     args = p.parse_args()
-    # "local": a fresh local Ray, even where a dead cluster left its address in /tmp/ray.
-    ray.init(address=args.address or os.environ.get("RAY_ADDRESS") or "local", log_to_driver=False)
+    # --address, else $RAY_ADDRESS, else a fresh local Ray.
+    ray.init(address=ecapa2.ray.resolve_address(args.address), log_to_driver=False)
     # Shipped once through the object store as an array: actors read it in place.
     model = ray.put(np.fromfile(args.model, dtype=np.uint8))
     ds = ray.data.read_binary_files(
         args.input,
         include_paths=True,
-        file_extensions=["wav", "flac", "mp3", "ogg"],
+        file_extensions=list(ecapa2.ray.AUDIO_EXTENSIONS),  # the CLI's
         num_cpus=ecapa2.ray.READ_TASK_CPUS,
     )
     ds = ds.map_batches(

@@ -52,7 +52,7 @@ pub fn expand(inputs: &[PathBuf], lists: &[PathBuf]) -> Result<Vec<PathBuf>, Inp
 }
 
 /// Whether `path` has one of [`EXTENSIONS`] (any case).
-pub fn has_audio_extension(path: &Path) -> bool {
+fn has_audio_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))

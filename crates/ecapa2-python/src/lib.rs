@@ -41,9 +41,9 @@ fn engine_err(e: ecapa2::Error) -> PyErr {
     }
 }
 
-/// Audio errors: `ValueError` (unreadable, unsupported, empty, too long…), or the `OSError`
-/// subclass for a file that cannot be opened.
-fn audio_err(e: AudioError) -> PyErr {
+/// Audio and input-listing errors: `ValueError` (unreadable, unsupported, empty, too long…),
+/// or the `OSError` subclass for a file that cannot be opened.
+fn audio_err(e: impl std::error::Error + 'static) -> PyErr {
     os_err(&e).unwrap_or_else(|| PyValueError::new_err(e.to_string()))
 }
 
@@ -409,7 +409,7 @@ fn load_audio<'py>(
 #[pyfunction]
 fn list_audio(py: Python<'_>, inputs: Vec<PathBuf>) -> PyResult<Vec<PathBuf>> {
     py.detach(|| ecapa2_audio::inputs::expand(&inputs, &[]))
-        .map_err(|e| os_err(&e).unwrap_or_else(|| PyValueError::new_err(e.to_string())))
+        .map_err(audio_err)
 }
 
 /// The official archive's path in the Hugging Face cache, fetched first if needed (the Ray
