@@ -111,6 +111,9 @@ def test_errors():
     bad[7] = np.nan
     with pytest.raises(ValueError, match="sample 7"):
         model(bad)
+    bad[7] = 1e18  # finite, but not audio: refused like a file holding it (was NaN output)
+    with pytest.raises(ValueError, match="sample 7 is 1e18, beyond"):
+        model(bad)
     with pytest.raises(ValueError, match="gfe_1, gfe_2, pool, attention, embedding"):
         model(np.zeros(4000, np.float32), label="gfe_1|lfe_2")
     with pytest.raises(ValueError, match="shape"):
@@ -225,6 +228,31 @@ def test_from_bytes_reads_every_kind_of_buffer_like_a_file():
         ecapa2.Ecapa2.from_bytes(12345)
     with pytest.raises(ecapa2.Ecapa2Error):
         ecapa2.Ecapa2.from_bytes(np.frombuffer(raw[: len(raw) // 2], dtype=np.uint8))
+
+
+def test_from_bytes_reads_in_place_only_memory_nobody_can_change():
+    """numpy's read-only flag is not enough to read an archive in place: a read-only view of a
+    bytearray can still change through the bytearray, and an array owning its data can be made
+    writeable again. Only bytes (and Ray's object store, tested in test_ray.py) qualify."""
+    from ecapa2 import _ecapa2
+
+    raw = (FIXTURES / "tiny" / "model.pt").read_bytes()
+    assert _ecapa2._reads_in_place(np.frombuffer(raw, dtype=np.uint8))
+    assert _ecapa2._reads_in_place(np.frombuffer(memoryview(raw), dtype=np.uint8))
+    backing = bytearray(raw)
+    view = np.frombuffer(memoryview(backing).toreadonly(), dtype=np.uint8)
+    assert not view.flags.writeable
+    assert not _ecapa2._reads_in_place(view)
+    owned = np.array(bytearray(raw), dtype=np.uint8)
+    owned.flags.writeable = False
+    assert not _ecapa2._reads_in_place(owned)
+    assert not _ecapa2._reads_in_place(np.frombuffer(backing, dtype=np.uint8))
+    # A copied archive still loads, and changing the bytearray afterwards changes nothing.
+    audio = np.sin(np.arange(8000, dtype=np.float32) / 7.0)
+    model = ecapa2.Ecapa2.from_bytes(view, threads=1)
+    before = model(audio)
+    backing[:] = bytes(len(backing))
+    np.testing.assert_array_equal(model(audio), before)
 
 
 def test_from_hub_reads_the_huggingface_cache_offline(monkeypatch, tmp_path):

@@ -125,3 +125,21 @@ def test_program_refuses_a_broken_archive_or_an_unknown_label(inputs, tmp_path):
         assert proc.returncode == 1, proc.stderr
         assert message in proc.stderr, proc.stderr
         assert not out.exists()
+
+
+def test_archives_from_the_object_store_are_read_in_place(local_ray):
+    """What ray.get returns for an array in the object store (a read-only view of Ray's own
+    sealed buffer) is read in place, in the driver and in a worker: no private copy per actor."""
+    from ecapa2 import _ecapa2
+
+    raw = np.frombuffer((FIXTURES / "tiny" / "model.pt").read_bytes(), dtype=np.uint8).copy()
+    ref = ray.put(raw)
+    assert _ecapa2._reads_in_place(ray.get(ref))
+
+    @ray.remote(num_cpus=0.25)
+    def in_worker(array):
+        from ecapa2 import _ecapa2 as native
+
+        return native._reads_in_place(array)
+
+    assert ray.get(in_worker.remote(ref), timeout=120)

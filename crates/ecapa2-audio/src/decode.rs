@@ -49,16 +49,27 @@ impl Decoded {
 /// unknown container or codec (the message says what the file is and how to convert it),
 /// [`AudioError::Corrupt`] for a damaged file. WAV size fields that disagree with the file
 /// (streaming writers, truncation) are repaired from the file's real length with one warning.
-/// Packets that fail to decode in the middle of an otherwise good stream are skipped with a
-/// warning (as players do); a stream where no packet decodes is corrupt. A file with a valid
+/// A compressed stream that cannot be decoded to its end (a packet that fails to decode, a
+/// demuxer error, a file that ends inside a packet, or fewer samples than its header declares)
+/// is corrupt: a partial result would be embedded as if it were the whole file. Use
+/// [`LoadOptions::keep_partial`](crate::LoadOptions::keep_partial) to keep what decodes instead. A file with a valid
 /// header and no samples decodes to zero frames (rejected later by
 /// [`validate`](crate::validate())).
 pub fn decode(path: impl AsRef<Path>) -> Result<Decoded, AudioError> {
-    decode_limited(path.as_ref(), None)
+    decode_with(path.as_ref(), DecodeOptions::default())
 }
 
-/// [`decode`] that stops with [`AudioError::TooLong`] past `max_seconds`.
-pub(crate) fn decode_limited(path: &Path, max_seconds: Option<f64>) -> Result<Decoded, AudioError> {
+/// What decoding may accept; [`LoadOptions`](crate::LoadOptions) carries both fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct DecodeOptions {
+    /// Stop with [`AudioError::TooLong`] past this many seconds.
+    pub max_seconds: Option<f64>,
+    /// Keep what decodes of a damaged compressed stream (with a warning) instead of refusing it.
+    pub keep_partial: bool,
+}
+
+/// [`decode`] with limits.
+pub(crate) fn decode_with(path: &Path, opts: DecodeOptions) -> Result<Decoded, AudioError> {
     let file_name = path.display().to_string();
     let io_error = |source| AudioError::Io {
         file: file_name.clone(),
@@ -72,23 +83,23 @@ pub(crate) fn decode_limited(path: &Path, max_seconds: Option<f64>) -> Result<De
         )));
     }
     let ext = path.extension().and_then(|e| e.to_str());
-    decode_source(&file_name, file, ext, max_seconds)
+    decode_source(&file_name, file, ext, opts)
 }
 
 /// [`decode`] for a file already in memory (as `ray.data.read_binary_files` gives it): `name`
 /// is used in errors and its extension, if any, as a format hint.
 pub fn decode_bytes(name: &str, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
-    decode_bytes_limited(name, bytes, None)
+    decode_bytes_with(name, bytes, DecodeOptions::default())
 }
 
-/// [`decode_bytes`] that stops with [`AudioError::TooLong`] past `max_seconds`.
-pub(crate) fn decode_bytes_limited(
+/// [`decode_bytes`] with limits.
+pub(crate) fn decode_bytes_with(
     name: &str,
     bytes: Vec<u8>,
-    max_seconds: Option<f64>,
+    opts: DecodeOptions,
 ) -> Result<Decoded, AudioError> {
     let ext = Path::new(name).extension().and_then(|e| e.to_str());
-    decode_source(name, std::io::Cursor::new(bytes), ext, max_seconds)
+    decode_source(name, std::io::Cursor::new(bytes), ext, opts)
 }
 
 /// `Err(TooLong)` when `frames` at `rate` are longer than `max_seconds` (no limit: `None`).
@@ -112,7 +123,7 @@ fn decode_source<S: MediaSource + 'static>(
     file_name: &str,
     mut source: S,
     ext: Option<&str>,
-    max_seconds: Option<f64>,
+    opts: DecodeOptions,
 ) -> Result<Decoded, AudioError> {
     let io_error = |source| AudioError::Io {
         file: file_name.to_owned(),
@@ -132,7 +143,7 @@ fn decode_source<S: MediaSource + 'static>(
             file_name,
             container,
             BufReader::with_capacity(WAV_BUFFER, source),
-            max_seconds,
+            opts.max_seconds,
         ),
         Sniffed::Truncated => Err(AudioError::Corrupt {
             file: file_name.to_owned(),
@@ -145,7 +156,7 @@ fn decode_source<S: MediaSource + 'static>(
             ),
         }),
         Sniffed::Other => {
-            crate::symphonia_decode::decode(file_name, Box::new(source), ext, max_seconds)
+            crate::symphonia_decode::decode(file_name, Box::new(source), ext, opts)
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct LoadOptions {
     /// it (a service's guard against compressed files that expand without bound). `None`: no
     /// limit.
     pub max_seconds: Option<f64>,
+    /// Keep what decodes of a damaged compressed file (a packet that fails to decode, a file
+    /// cut short, fewer samples than its header declares), with a warning, instead of refusing
+    /// it as [`AudioError::Corrupt`] (the default: a part of a file is not the file).
+    pub keep_partial: bool,
 }
 
 impl LoadOptions {
@@ -34,6 +38,16 @@ impl LoadOptions {
             channels: ChannelMode::Mix,
             min_samples,
             max_seconds: None,
+            keep_partial: false,
+        }
+    }
+}
+
+impl LoadOptions {
+    fn decode_options(&self) -> crate::decode::DecodeOptions {
+        crate::decode::DecodeOptions {
+            max_seconds: self.max_seconds,
+            keep_partial: self.keep_partial,
         }
     }
 }
@@ -112,14 +126,14 @@ impl Loaded {
 /// Every error names `path`.
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
     let path = path.as_ref();
-    let decoded = crate::decode::decode_limited(path, opts.max_seconds)?;
+    let decoded = crate::decode::decode_with(path, opts.decode_options())?;
     prepare(path.display().to_string(), decoded, opts)
 }
 
 /// [`load`] for a file already in memory; `name` (a path or key) is used in errors and as a
 /// format hint.
 pub fn load_bytes(name: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
-    let decoded = crate::decode::decode_bytes_limited(name, bytes, opts.max_seconds)?;
+    let decoded = crate::decode::decode_bytes_with(name, bytes, opts.decode_options())?;
     prepare(name.to_string(), decoded, opts)
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Encoder delay and padding of MP3 (LAME/Xing tag) and Vorbis (granule positions) are trimmed,
 //! so lossy files line up with their source.
+//!
+//! A stream that cannot be decoded to its end is corrupt unless the caller keeps partial audio
+//! ([`DecodeOptions::keep_partial`]): players skip bad packets, but an embedding of part of a
+//! file, returned as the file's, is a silent wrong answer.
 
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
@@ -10,7 +14,7 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use crate::decode::Decoded;
+use crate::decode::{DecodeOptions, Decoded};
 use crate::error::AudioError;
 
 /// Decode the first audio track of `source`; `ext` is a format hint.
@@ -18,7 +22,7 @@ pub(crate) fn decode(
     file_name: &str,
     source: Box<dyn MediaSource>,
     ext: Option<&str>,
-    max_seconds: Option<f64>,
+    opts: DecodeOptions,
 ) -> Result<Decoded, AudioError> {
     let file_name = file_name.to_string();
     let corrupt = |reason: String| AudioError::Corrupt {
@@ -79,24 +83,47 @@ pub(crate) fn decode(
         None => Vec::new(),
     };
     let mut planes: Vec<Vec<f32>> = Vec::new();
+    let declared_frames = track.num_frames;
     let mut decoded_packets = 0usize;
     let mut failed_packets = 0usize;
     let mut last_error = None;
+    // In strict mode the first damage ends decoding with an error; otherwise it is logged and
+    // decoding goes on (or stops, keeping what came before).
+    let damaged = |what: String, decoded_frames: usize, rate: Option<u32>| -> Result<(), AudioError> {
+        if opts.keep_partial {
+            tracing::warn!(file = %file_name, "{what}; keeping what decodes");
+            Ok(())
+        } else {
+            Err(corrupt(format!(
+                "{what} after {:.2} s of audio (a part of a file is not the file; \
+                 keep_partial / --keep-partial accepts what decodes)",
+                seconds(decoded_frames, rate)
+            )))
+        }
+    };
 
     loop {
+        let frames_so_far = channels.first().map_or(0, Vec::len);
         let packet = match format.next_packet() {
             Ok(Some(packet)) => packet,
             Ok(None) => break,
             Err(SymphoniaError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                tracing::warn!(file = %file_name, "stream ends early (truncated file?); keeping what was decoded");
+                damaged("file ends inside a packet (truncated)".to_owned(), frames_so_far, sample_rate)?;
                 break;
             }
             Err(SymphoniaError::ResetRequired) => {
+                if !opts.keep_partial {
+                    return Err(unsupported(
+                        "the stream changes layout mid-file (chained stream); \
+                         keep_partial / --keep-partial decodes the first part"
+                            .to_owned(),
+                    ));
+                }
                 tracing::warn!(file = %file_name, "stream changes layout mid-file (chained stream); decoding only the first part");
                 break;
             }
             Err(SymphoniaError::DecodeError(msg)) if decoded_packets > 0 => {
-                tracing::warn!(file = %file_name, error = msg, "demuxer error after valid audio; stopping here");
+                damaged(format!("demuxer error ({msg})"), frames_so_far, sample_rate)?;
                 break;
             }
             Err(SymphoniaError::IoError(source)) => {
@@ -115,18 +142,29 @@ pub(crate) fn decode(
             Err(SymphoniaError::DecodeError(msg)) => {
                 failed_packets += 1;
                 last_error = Some(msg);
-                tracing::warn!(file = %file_name, error = msg, "skipping undecodable packet");
+                if decoded_packets > 0 {
+                    damaged(format!("a packet cannot be decoded ({msg})"), frames_so_far, sample_rate)?;
+                }
                 continue;
             }
             Err(SymphoniaError::IoError(e)) => {
                 failed_packets += 1;
-                tracing::warn!(file = %file_name, error = %e, "skipping unreadable packet");
+                if decoded_packets > 0 {
+                    damaged(format!("a packet cannot be read ({e})"), frames_so_far, sample_rate)?;
+                }
                 continue;
             }
             Err(e) => return Err(corrupt(format!("decoder failed: {e}"))),
         };
+        if failed_packets > 0 && decoded_packets == 0 && !opts.keep_partial {
+            // Audio after undecodable packets at the start: the start of the file is lost.
+            return Err(corrupt(format!(
+                "the first {failed_packets} packets cannot be decoded ({}); \
+                 keep_partial / --keep-partial accepts what decodes",
+                last_error.unwrap_or("I/O error")
+            )));
+        }
         decoded_packets += 1;
-
         let spec = buf.spec();
         match sample_rate {
             None => sample_rate = Some(spec.rate()),
@@ -157,7 +195,7 @@ pub(crate) fn decode(
         }
         // Compressed audio can expand enormously: stop as soon as the limit is passed.
         let frames = channels.first().map_or(0, Vec::len);
-        crate::decode::check_length(&file_name, frames, spec.rate(), max_seconds)?;
+        crate::decode::check_length(&file_name, frames, spec.rate(), opts.max_seconds)?;
     }
 
     if decoded_packets == 0 && failed_packets > 0 {
@@ -176,6 +214,21 @@ pub(crate) fn decode(
     if channels.is_empty() {
         return Err(corrupt("no channels".to_owned()));
     }
+    let frames = channels.first().map_or(0, Vec::len);
+    if let Some(declared) = declared_frames.and_then(|d| usize::try_from(d).ok()) {
+        let exact = decoder.codec_info().short_name == "flac";
+        if frames < declared.saturating_sub(length_slack(declared, exact)) {
+            damaged(
+                format!(
+                    "the header declares {:.2} s of audio but the stream holds {:.2} s (truncated?)",
+                    seconds(declared, Some(sample_rate)),
+                    seconds(frames, Some(sample_rate))
+                ),
+                frames,
+                Some(sample_rate),
+            )?;
+        }
+    }
     let decoded = Decoded {
         channels,
         sample_rate,
@@ -190,6 +243,23 @@ pub(crate) fn decode(
         "decoded"
     );
     Ok(decoded)
+}
+
+/// How far short of its declared length a stream may end without being called truncated. FLAC's
+/// STREAMINFO states the exact length, and its demuxer skips a damaged frame silently, so a
+/// single lost frame must count. Lossy lengths are estimates: the MP3 demuxer guesses a file
+/// without a Xing/VBRI tag from its bitrate, and encoder delay and padding are trimmed; four MP3
+/// frames or 1 %, whichever is more.
+fn length_slack(declared: usize, exact: bool) -> usize {
+    if exact {
+        0
+    } else {
+        (4 * 1152).max(declared / 100)
+    }
+}
+
+fn seconds(frames: usize, rate: Option<u32>) -> f64 {
+    frames as f64 / f64::from(rate.unwrap_or(0).max(1))
 }
 
 /// Human name of a codec in its container, from symphonia's short names.

@@ -12,7 +12,8 @@ const MIN_SAMPLES: usize = 321;
 /// In this order, rejects:
 /// 1. an empty signal ([`AudioError::Empty`]),
 /// 2. any NaN or infinite sample ([`AudioError::NonFinite`], with the index of the first one),
-/// 3. a signal with fewer than `min_samples` samples ([`AudioError::TooShort`]).
+/// 3. any sample beyond ±10^12 ([`AudioError::Corrupt`]: not audio; the engine refuses it too),
+/// 4. a signal with fewer than `min_samples` samples ([`AudioError::TooShort`]).
 ///
 /// `name` is put in the error (a file name, possibly with a channel suffix).
 pub fn validate(name: &str, x: &[f32], min_samples: usize) -> Result<(), AudioError> {
@@ -22,6 +23,7 @@ pub fn validate(name: &str, x: &[f32], min_samples: usize) -> Result<(), AudioEr
         });
     }
     check_finite(name, x)?;
+    check_magnitude(name, x)?;
     if x.len() < min_samples {
         return Err(AudioError::TooShort {
             file: name.to_owned(),

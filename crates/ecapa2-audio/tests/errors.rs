@@ -297,3 +297,59 @@ fn audio_longer_than_max_seconds_is_refused() {
         assert!(load(fixture(name), &opts).is_ok(), "{name}");
     }
 }
+
+/// A compressed file damaged or cut after its header is corrupt, not a shorter file: before,
+/// a FLAC with flipped bytes loaded 0.09 s of its 2.9 s and an MP3 cut to a tenth loaded that
+/// tenth, both without an error. `keep_partial` keeps what decodes (shorter than the whole).
+#[test]
+fn damaged_or_cut_compressed_audio_is_corrupt_unless_partial_is_kept() {
+    let strict = model_options();
+    let lenient = LoadOptions {
+        keep_partial: true,
+        ..model_options()
+    };
+    for name in ["speech_16k.flac", "speech_16k.mp3", "speech_16k.ogg"] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let whole = ecapa2_audio::load_bytes(name, bytes.clone(), &strict)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .len();
+
+        let mut flipped = bytes.clone();
+        let at = bytes.len() * 3 / 10;
+        for b in &mut flipped[at..at + 64] {
+            *b ^= 0xFF;
+        }
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() / 10);
+
+        // MP3 frames carry no checksum (decoders conceal damage inside a frame), so only a cut
+        // is detectable there; FLAC frames and Ogg pages are checksummed.
+        let mut cases = vec![("cut", cut)];
+        if !name.ends_with(".mp3") {
+            cases.push(("flipped", flipped));
+        }
+        for (damage, damaged) in cases {
+            let err = match ecapa2_audio::load_bytes(name, damaged.clone(), &strict) {
+                Ok(a) => panic!("{name} {damage}: loaded {} of {whole} samples as if whole", a.len()),
+                Err(e) => e,
+            };
+            assert!(
+                matches!(err, AudioError::Corrupt { .. }),
+                "{name} {damage}: {err:?}"
+            );
+            assert!(err.to_string().contains(name), "{err}");
+            match ecapa2_audio::load_bytes(name, damaged, &lenient) {
+                Ok(partial) => assert!(
+                    partial.len() < whole,
+                    "{name} {damage}: {} of {whole} samples",
+                    partial.len()
+                ),
+                // Too little left to embed is still an error, never a panic.
+                Err(e) => assert!(
+                    matches!(e, AudioError::TooShort { .. } | AudioError::Corrupt { .. }),
+                    "{name} {damage}: {e:?}"
+                ),
+            }
+        }
+    }
+}

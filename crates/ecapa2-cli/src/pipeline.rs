@@ -29,14 +29,17 @@ pub struct Embedded {
 }
 
 /// Embeds files in order, calling `sink` once per file with its outputs or its error.
+/// `keep_partial`: keep what decodes of a damaged compressed file instead of failing it.
 pub fn run(
     model: &Ecapa2,
     files: &[PathBuf],
     opts: EmbedOptions,
+    keep_partial: bool,
     mut sink: impl FnMut(&Path, Result<Vec<Embedded>>),
 ) {
     let load_opts = LoadOptions {
         channels: opts.channels,
+        keep_partial,
         ..crate::model_source::load_options(model)
     };
     // Enough decoded files in flight to keep the model busy, few enough to bound memory.

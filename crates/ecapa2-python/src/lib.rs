@@ -35,6 +35,7 @@ fn engine_err(e: ecapa2::Error) -> PyErr {
     match &e {
         E::AudioTooShort { .. }
         | E::NonFinite { .. }
+        | E::OutOfRange { .. }
         | E::UnknownLabel { .. }
         | E::InBatch { .. } => PyValueError::new_err(e.to_string()),
         _ => os_err(&e).unwrap_or_else(|| Ecapa2Error::new_err(e.to_string())),
@@ -97,9 +98,9 @@ impl AsRef<[u8]> for Held {
     }
 }
 
-/// A read-only, C-contiguous numpy `uint8` array the engine reads in place while it binds a
-/// model: how an archive arrives from Ray's object store (`ray.get` maps the stored object
-/// instead of copying it), so an actor holds no private copy of the ~100 MB archive.
+/// A C-contiguous numpy `uint8` array over memory nobody can change, read in place while a
+/// model binds: how an archive arrives from Ray's object store (`ray.get` maps the stored
+/// object instead of copying it), so an actor holds no private copy of the ~100 MB archive.
 struct InPlace {
     /// Keeps the array, and so its memory, alive while the archive reads from it.
     _array: Py<PyArray1<u8>>,
@@ -109,11 +110,14 @@ struct InPlace {
 }
 
 impl InPlace {
-    /// `array` in place, or `None` when it is writeable or not contiguous (then it is copied:
-    /// Python code could change a writeable array while the engine reads it).
+    /// `array` in place, or `None` when its memory could change while the engine reads it
+    /// (then it is copied). numpy's read-only flag is not enough: a read-only view of a
+    /// `bytearray` (`memoryview(b).toreadonly()`) is flagged read-only while `b` stays
+    /// writeable through other references, and an array that owns its data can be made
+    /// writeable again. Only memory owned by `bytes` or by Ray's object store is immutable.
     fn new(array: &Bound<'_, PyArray1<u8>>) -> PyResult<Option<Self>> {
         let writeable: bool = array.getattr("flags")?.getattr("writeable")?.extract()?;
-        if writeable || !array.is_c_contiguous() {
+        if writeable || !array.is_c_contiguous() || !immutable_owner(array.as_any())? {
             return Ok(None);
         }
         Ok(Some(Self {
@@ -124,15 +128,51 @@ impl InPlace {
     }
 }
 
+/// Whether the object at the end of `obj`'s buffer chain (numpy `base`, `memoryview.obj`)
+/// is immutable memory: `bytes`, or a buffer of Ray's object store (`ray._raylet.Buffer` /
+/// `SubBuffer`: sealed objects are never written).
+fn immutable_owner(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let mut owner = obj.clone();
+    // Views of views: a chain is short; the bound only guards against a cycle.
+    for _ in 0..64 {
+        let next = if let Ok(view) = owner.cast::<pyo3::types::PyMemoryView>() {
+            view.getattr("obj")?
+        } else {
+            match owner.getattr("base") {
+                Ok(base) => base,
+                Err(_) => break,
+            }
+        };
+        if next.is_none() {
+            break;
+        }
+        owner = next;
+    }
+    if owner.is_exact_instance_of::<PyBytes>() {
+        return Ok(true);
+    }
+    let ty = owner.get_type();
+    let module: String = ty.getattr("__module__")?.extract()?;
+    let name = ty.name()?;
+    Ok(module == "ray._raylet" && (name == "Buffer" || name == "SubBuffer"))
+}
+
+/// Whether `Ecapa2.from_bytes` would read `data` (a 1-D `uint8` array) in place rather than
+/// copy it; for tests of that decision.
+#[pyfunction]
+fn _reads_in_place(data: &Bound<'_, PyArray1<u8>>) -> PyResult<bool> {
+    Ok(InPlace::new(data)?.is_some())
+}
+
 impl AsRef<[u8]> for InPlace {
     fn as_ref(&self) -> &[u8] {
         if self.len == 0 {
             return &[];
         }
         // SAFETY: `addr..addr + len` is the data of a C-contiguous array of `len` bytes that
-        // `_array` keeps alive, so it stays valid for `&self`. The array is read-only, and the
-        // model binds from it while holding the GIL (see `Model::from_bytes`), so no Python
-        // code can write to it meanwhile; the engine keeps no window on it once bound.
+        // `_array` keeps alive, so it stays valid for `&self`. Its owner is immutable memory
+        // (`bytes` or Ray's object store, see `InPlace::new`), so nothing writes to it; the
+        // engine keeps no window on it once bound.
         #[allow(unsafe_code)]
         unsafe {
             std::slice::from_raw_parts(self.addr as *const u8, self.len)
@@ -199,9 +239,8 @@ impl Model {
             py.detach(|| Ecapa2::from_bytes(held, options))
         } else if let Ok(array) = data.cast::<PyArray1<u8>>() {
             match InPlace::new(array)? {
-                // The GIL stays held while binding: no Python code runs that could write to
-                // the array (binding takes about a second; the engine's pool does the work).
-                Some(in_place) => Ecapa2::from_bytes(in_place, options),
+                // Immutable memory: bound with the GIL released, like `bytes`.
+                Some(in_place) => py.detach(|| Ecapa2::from_bytes(in_place, options)),
                 None => {
                     let copy: Vec<u8> = array.readonly().as_array().iter().copied().collect();
                     py.detach(|| Ecapa2::from_bytes(copy, options))
@@ -437,6 +476,7 @@ fn _ecapa2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_size, m)?)?;
     m.add_function(wrap_pyfunction!(hub_file, m)?)?;
     m.add_function(wrap_pyfunction!(list_audio, m)?)?;
+    m.add_function(wrap_pyfunction!(_reads_in_place, m)?)?;
     m.add(
         "AUDIO_EXTENSIONS",
         ecapa2_audio::inputs::EXTENSIONS.to_vec(),

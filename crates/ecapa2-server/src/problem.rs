@@ -94,9 +94,10 @@ impl From<ecapa2::Error> for Problem {
     fn from(e: ecapa2::Error) -> Self {
         let status = match e {
             ecapa2::Error::UnknownLabel { .. } => StatusCode::BAD_REQUEST,
-            ecapa2::Error::AudioTooShort { .. } | ecapa2::Error::InBatch { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ecapa2::Error::AudioTooShort { .. }
+            | ecapa2::Error::NonFinite { .. }
+            | ecapa2::Error::OutOfRange { .. }
+            | ecapa2::Error::InBatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ecapa2::Error::TooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -96,6 +96,17 @@ pub enum Error {
         /// Its value.
         value: f32,
     },
+    /// A sample is finite but far beyond any audio level (samples are expected in [-1, 1]):
+    /// it would overflow the front-end's power spectrum and give NaN features.
+    #[error("audio sample {index} is {value:e}, beyond ±{max:e}: not audio (samples are expected in [-1, 1])")]
+    OutOfRange {
+        /// Index of the first such sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// The largest magnitude accepted, [`crate::MAX_SAMPLE_MAGNITUDE`].
+        max: f32,
+    },
     /// One utterance of a batch is unusable (the batch is refused before any work).
     #[error("batch row {row}: {source}")]
     InBatch {

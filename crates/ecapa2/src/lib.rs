@@ -46,3 +46,8 @@ pub use options::{Execution, TilePlan};
 
 /// Sample rate the network expects.
 pub const SAMPLE_RATE: u32 = 16_000;
+
+/// Largest sample magnitude the engine accepts: 10^12, 240 dB above full scale. Larger finite
+/// values are not audio and overflow the front-end's power spectrum (NaN features); every input
+/// door (files, arrays, JSON, Python) is refused past it with [`Error::OutOfRange`].
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1e12;

@@ -314,8 +314,18 @@ impl Ecapa2 {
                 min_ms: min as f64 * 1000.0 / crate::SAMPLE_RATE as f64,
             });
         }
-        if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite { index, value });
+        // The same bound as files get in ecapa2-audio, for every door (arrays, JSON, Python).
+        let bad = |v: &f32| !v.is_finite() || v.abs() > crate::MAX_SAMPLE_MAGNITUDE;
+        if let Some((index, &value)) = audio.iter().enumerate().find(|(_, v)| bad(v)) {
+            return Err(if value.is_finite() {
+                Error::OutOfRange {
+                    index,
+                    value,
+                    max: crate::MAX_SAMPLE_MAGNITUDE,
+                }
+            } else {
+                Error::NonFinite { index, value }
+            });
         }
         if self.execution != Execution::Auto {
             return Ok(self.execution.clone());

@@ -87,6 +87,22 @@ fn short_and_non_finite_audio_are_rejected() {
         model.embed(&audio),
         Err(Error::NonFinite { index: 1234, .. })
     ));
+    // Finite but far beyond audio: before, 1e18 gave NaN features and 1e13 an embedding.
+    for value in [1e13f32, -1e18] {
+        audio[1234] = value;
+        match model.embed(&audio) {
+            Err(Error::OutOfRange { index: 1234, .. }) => {}
+            other => panic!("{value:e}: {other:?}"),
+        }
+    }
+    audio[1234] = 1e12; // the bound itself is accepted
+    assert!(model.embed(&audio).is_ok());
+    audio[1234] = 1e13;
+    let good = vec![0.1f32; 4000];
+    assert!(matches!(
+        model.features_batch(&[&good, &audio], ecapa2::LabelSet::embedding()),
+        Err(Error::InBatch { row: 1, .. })
+    ));
 }
 
 #[test]

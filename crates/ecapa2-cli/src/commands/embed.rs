@@ -34,6 +34,10 @@ pub struct Args {
     /// Hop between windows in seconds (default: the window length).
     #[arg(long, requires = "window")]
     hop: Option<f64>,
+    /// Keep what decodes of a damaged compressed file (a bad packet, a file cut short), with a
+    /// warning, instead of failing that file.
+    #[arg(long)]
+    keep_partial: bool,
     /// Text files listing one audio path per line.
     #[arg(long)]
     list: Vec<PathBuf>,
@@ -83,7 +87,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0usize;
     let mut write_error = None;
-    pipeline::run(&model, &files, opts, |path, result| {
+    pipeline::run(&model, &files, opts, args.keep_partial, |path, result| {
         bar.inc(1);
         match result {
             Ok(items) => {

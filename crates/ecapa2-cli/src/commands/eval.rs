@@ -200,7 +200,7 @@ fn embed_into(
     let bar = progress::items_bar(files.len() as u64, "embedding");
     let mut failures = Vec::new();
     let mut i = 0;
-    pipeline::run(model, files, opts, |path, result| {
+    pipeline::run(model, files, opts, false, |path, result| {
         bar.inc(1);
         let key = &keys[i];
         i += 1;
