@@ -608,7 +608,9 @@ fn a_client_that_leaves_cancels_its_queued_job() {
     std::thread::scope(|scope| {
         // Occupy the engine, then queue a request from a client that hangs up.
         let busy = scope.spawn(|| send("POST", &url, Some("application/json"), None, long.clone()));
-        std::thread::sleep(Duration::from_millis(300));
+        // Wait for the engine to take it (a fixed sleep raced with a loaded machine: both jobs
+        // then formed one batch and nothing was left to cancel).
+        wait_for_metric(&s.url, "ecapa2_queue_wait_seconds_count", 1.0);
         let addr = s.url.trim_start_matches("http://");
         let mut tcp = std::net::TcpStream::connect(addr).unwrap();
         write!(
@@ -618,7 +620,7 @@ fn a_client_that_leaves_cancels_its_queued_job() {
         )
         .unwrap();
         tcp.write_all(&long).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for_metric(&s.url, "ecapa2_queue_depth", 1.0);
         drop(tcp);
         assert_eq!(busy.join().unwrap().status, 200);
     });
@@ -661,6 +663,22 @@ fn a_request_that_waits_past_its_timeout_is_503() {
     for r in timed_out {
         r.assert_problem(503, "timeout");
         assert!(r.retry_after.is_some());
+    }
+}
+
+/// Polls `/metrics` until `name` reaches `at_least` (10 s at most, then fails the test).
+fn wait_for_metric(url: &str, name: &str, at_least: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = counter(&get(&format!("{url}/metrics")).body, name);
+        if value >= at_least {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} stayed at {value}, below {at_least}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
