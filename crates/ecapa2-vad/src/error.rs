@@ -12,9 +12,9 @@ pub enum VadError {
     Weights {
         /// The file (`<embedded>` or `<bytes>` for in-memory weights).
         path: PathBuf,
-        /// What the safetensors reader reported.
+        /// What the safetensors reader reported (boxed: it is large and this path is cold).
         #[source]
-        source: ecapa2_archive::ArchiveError,
+        source: Box<ecapa2_archive::ArchiveError>,
     },
     /// A tensor the network needs is not in the weights file.
     #[error("VAD weights lack tensor `{name}` (is this a Silero VAD v6 16 kHz safetensors file?)")]

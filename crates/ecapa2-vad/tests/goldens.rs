@@ -36,7 +36,9 @@ fn golden() -> Golden {
 
 fn audio(input: &str) -> Vec<f32> {
     let path = match input.strip_prefix("goldens/") {
-        Some(file) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/goldens").join(file),
+        Some(file) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/goldens")
+            .join(file),
         None => fixtures().join(input),
     };
     let opts = ecapa2_audio::LoadOptions::for_model(16_000, 1);
@@ -63,7 +65,10 @@ fn options(json: &serde_json::Value) -> VadOptions {
     o.speech_pad_ms = ms("speech_pad_ms").unwrap_or(o.speech_pad_ms);
     o.min_silence_at_max_speech_ms =
         ms("min_silence_at_max_speech").unwrap_or(o.min_silence_at_max_speech_ms);
-    if let Some(v) = json.get("use_max_poss_sil_at_max_speech").and_then(|v| v.as_bool()) {
+    if let Some(v) = json
+        .get("use_max_poss_sil_at_max_speech")
+        .and_then(|v| v.as_bool())
+    {
         o.use_max_poss_sil_at_max_speech = v;
     }
     // Every key was understood: a new key in the script must be mapped here too.
@@ -105,7 +110,10 @@ fn probabilities_match_onnxruntime() {
             .map(|(a, b)| (a - b).abs())
             .enumerate()
             .fold((0.0f32, 0), |m, (i, d)| if d > m.0 { (d, i) } else { m });
-        eprintln!("{}: max |ours - onnx| = {worst:.2e} (chunk {at})", case.input);
+        eprintln!(
+            "{}: max |ours - onnx| = {worst:.2e} (chunk {at})",
+            case.input
+        );
         assert!(worst <= PROB_TOL, "{}: {worst} at chunk {at}", case.input);
     }
 }
@@ -146,7 +154,11 @@ fn the_sample_has_speech_and_the_noise_does_not() {
     let g = golden();
     let sample = g.cases.iter().find(|c| c.input.contains("sample")).unwrap();
     assert!(segments(&sample.timestamps["default"]).len() >= 3);
-    let mix = g.cases.iter().find(|c| c.input.contains("noise_mix")).unwrap();
+    let mix = g
+        .cases
+        .iter()
+        .find(|c| c.input.contains("noise_mix"))
+        .unwrap();
     // 1.5 s silence + 2 s noise + 1 s hum come first: no speech before 4.5 s.
     let first = segments(&mix.timestamps["default"])[0];
     assert!(first.start > 4 * 16_000, "{first:?}");
