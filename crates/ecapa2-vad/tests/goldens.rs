@@ -15,6 +15,16 @@ const PROB_TOL: f32 = 1e-4;
 struct Golden {
     options: serde_json::Map<String, serde_json::Value>,
     cases: Vec<Case>,
+    random_segmentation: Vec<RandomCase>,
+}
+
+/// Random probabilities and options, segmented by `get_speech_timestamps_from_probs`.
+#[derive(Deserialize)]
+struct RandomCase {
+    probabilities: Vec<f32>,
+    samples: usize,
+    options: serde_json::Value,
+    timestamps: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -162,4 +172,23 @@ fn the_sample_has_speech_and_the_noise_does_not() {
     // 1.5 s silence + 2 s noise + 1 s hum come first: no speech before 4.5 s.
     let first = segments(&mix.timestamps["default"])[0];
     assert!(first.start > 4 * 16_000, "{first:?}");
+}
+
+#[test]
+fn segmentation_matches_the_reference_on_random_probabilities() {
+    // Bursty random sequences with random options (maximum-duration cuts at the longest or the
+    // last silence, zero padding or padding wider than the gaps, probabilities exactly at the
+    // f32 thresholds): identical segments, case by case.
+    let g = golden();
+    assert!(g.random_segmentation.len() >= 50);
+    let mut segments_seen = 0;
+    for (i, case) in g.random_segmentation.iter().enumerate() {
+        let opts = options(&case.options);
+        let want = segments(&case.timestamps);
+        let ours =
+            speech_timestamps_from_probabilities(&case.probabilities, case.samples, &opts).unwrap();
+        assert_eq!(ours, want, "random case {i}: {:?}", case.options);
+        segments_seen += want.len();
+    }
+    assert!(segments_seen > 100, "{segments_seen}");
 }
