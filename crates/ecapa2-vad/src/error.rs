@@ -16,6 +16,15 @@ pub enum VadError {
         #[source]
         source: Box<ecapa2_archive::ArchiveError>,
     },
+    /// The weights file is a zip archive (TorchScript `.jit`/`.pt`), not safetensors.
+    #[error(
+        "cannot read VAD weights {path}: this is a zip (TorchScript) archive, not safetensors; \
+         export the tensors with reference/make_vad_weights.py"
+    )]
+    NotSafetensors {
+        /// The file.
+        path: PathBuf,
+    },
     /// A tensor the network needs is not in the weights file.
     #[error("VAD weights lack tensor `{name}` (is this a Silero VAD v6 16 kHz safetensors file?)")]
     MissingTensor {

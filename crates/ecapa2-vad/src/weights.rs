@@ -70,9 +70,17 @@ impl Weights {
 
     /// Reads and checks the tensors of a safetensors file.
     pub fn from_file(path: &Path) -> Result<Self, VadError> {
-        let named = ecapa2_archive::read_safetensors(path).map_err(|source| VadError::Weights {
-            path: path.to_path_buf(),
-            source: Box::new(source),
+        let named = ecapa2_archive::read_safetensors(path).map_err(|source| {
+            if is_zip(path) {
+                VadError::NotSafetensors {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                VadError::Weights {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            }
         })?;
         Self::from_tensors(&named)
     }
@@ -124,6 +132,17 @@ impl Weights {
             out_b,
         })
     }
+}
+
+/// Whether the file starts like a zip archive (as `torch.jit.save` writes them): a likely
+/// mistake, `silero_vad.jit` given for the safetensors file.
+fn is_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
 }
 
 /// `[rows × cols]` row-major to `[cols × rows]` row-major.

@@ -106,6 +106,19 @@ fn garbage_truncated_and_missing_files_are_weights_errors() {
 }
 
 #[test]
+fn a_torchscript_archive_is_named_as_such() {
+    // A zip as torch.jit.save writes them (the project's tiny test archive), given where the
+    // safetensors file belongs.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/tiny/model.pt"
+    );
+    let err = SileroVad::from_file(path).unwrap_err();
+    assert!(matches!(err, VadError::NotSafetensors { .. }), "{err}");
+    assert!(err.to_string().contains("TorchScript"), "{err}");
+}
+
+#[test]
 fn non_finite_audio_is_refused_with_its_index() {
     let vad = SileroVad::embedded().unwrap();
     let mut x = vec![0.1f32; 2000];
