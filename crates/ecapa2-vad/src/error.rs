@@ -57,6 +57,17 @@ pub enum VadError {
         /// Its value.
         value: f32,
     },
+    /// A sample's magnitude is beyond [`ecapa2::MAX_SAMPLE_MAGNITUDE`] (not audio; it would
+    /// overflow the power spectrum).
+    #[error("audio sample {index} is {value:e}, beyond ±{max:e}: not audio")]
+    OutOfRange {
+        /// Index of the first such sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// The largest magnitude accepted.
+        max: f32,
+    },
     /// An option is outside what the segmentation accepts.
     #[error("VAD option {name} = {value} is invalid: {reason}")]
     BadOption {

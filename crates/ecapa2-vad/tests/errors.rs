@@ -139,6 +139,37 @@ fn non_finite_audio_is_refused_with_its_index() {
 }
 
 #[test]
+fn samples_beyond_the_engines_limit_are_refused() {
+    let vad = SileroVad::embedded().unwrap();
+    let mut x = vec![0.1f32; 2000];
+    x[10] = 1e12; // the limit itself is accepted
+    assert!(vad.probabilities(&x).unwrap().iter().all(|p| p.is_finite()));
+    x[700] = -2e12;
+    let err = vad.probabilities(&x).unwrap_err();
+    assert!(
+        matches!(err, VadError::OutOfRange { index: 700, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_model_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let vad = SileroVad::embedded().unwrap();
+    send_sync(&vad);
+    let x: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.07).sin() * 0.4).collect();
+    let alone = vad.probabilities(&x).unwrap();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| vad.probabilities(&x).unwrap()))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), alone);
+        }
+    });
+}
+
+#[test]
 fn empty_and_short_audio_give_short_results() {
     let vad = SileroVad::embedded().unwrap();
     let opts = VadOptions::default();
