@@ -29,7 +29,7 @@ const HOP: usize = 128;
 /// STFT frames per chunk.
 const FRAMES: usize = (WINDOW - N_FFT) / HOP + 1;
 /// Chunks per block of GEMMs: large enough to keep the GEMMs efficient, small enough that a
-/// block's activations (about 2 MiB) stay in cache-sized memory whatever the audio length.
+/// block's activations (a few MiB) are all the memory it needs, whatever the audio length.
 const BLOCK: usize = 256;
 
 /// The embedded weights: Silero VAD v6 16 kHz from the silero-vad 6.2.3 wheel (MIT).
