@@ -11,8 +11,11 @@ silero-vad wheel's `silero_vad.onnx`, one thread each, same file, same machine, 
    script with --ort in the --python venv (onnxruntime, intra- and inter-op threads = 1, driven
    chunk by chunk exactly as the wheel's OnnxWrapper does, with numpy only), each in its own
    process wrapped by bench/measure.py (which records how busy the rest of the machine was);
-3. compares the two probability sequences (max |difference|) and the segments the wheel's
-   `get_speech_timestamps_from_probs` makes of each, and writes everything to --result.
+   then (same process, timed once) the wheel's own `get_speech_timestamps` with
+   `load_silero_vad(onnx=True)`, the path its users call (torch tensors around each call);
+3. compares the two probability sequences (max |difference|), the segments the wheel's
+   `get_speech_timestamps_from_probs` makes of each, and ours with the wheel's
+   `get_speech_timestamps` output, and writes everything to --result.
 The --python venv needs `silero-vad onnxruntime soundfile` (see reference/make_vad_goldens.py).
 """
 import argparse
@@ -61,9 +64,23 @@ def ort_main(path, repeats, probs_out):
             ctx = inp[:, -64:]
         times.append(time.perf_counter() - t)
     probs.astype("<f4").tofile(probs_out)
+    # The wheel's own path, as its users call it: get_speech_timestamps with the ONNX model
+    # (OnnxWrapper: torch tensors around each onnxruntime call, torch at one thread).
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    torch.set_num_threads(1)
+    wheel_model = load_silero_vad(onnx=True)
+    t = time.perf_counter()
+    segments = get_speech_timestamps(torch.from_numpy(x), wheel_model)
+    wheel_s = time.perf_counter() - t
+    with open(probs_out + ".segments.json", "w") as f:
+        json.dump([[s["start"], s["end"]] for s in segments], f)
     print(json.dumps({"engine": "onnxruntime " + ort.__version__, "audio_s": len(x) / 16000,
                       "chunks": len(probs), "load_s": load_s, "vad_s": times,
-                      "rtf": min(times) / (len(x) / 16000)}))
+                      "rtf": min(times) / (len(x) / 16000),
+                      "get_speech_timestamps_s": wheel_s,
+                      "get_speech_timestamps_rtf": wheel_s / (len(x) / 16000)}))
 
 
 def make_audio(py, path, minutes):
@@ -96,8 +113,11 @@ n = sf.info({audio!r}).frames
 a, b = np.fromfile({ours_f32!r}, '<f4'), np.fromfile({ort_f32!r}, '<f4')
 sa = get_speech_timestamps_from_probs(a.tolist(), audio_length_samples=n)
 sb = get_speech_timestamps_from_probs(b.tolist(), audio_length_samples=n)
+wheel = json.load(open({ort_f32!r} + ".segments.json"))
 print(json.dumps({{"max_abs_prob_diff": float(np.abs(a - b).max()), "segments_ours": len(sa),
-                   "segments_ort": len(sb), "segments_identical": sa == sb}}))
+                   "segments_ort": len(sb), "segments_identical": sa == sb,
+                   "ours_equal_wheel_get_speech_timestamps":
+                       [[s["start"], s["end"]] for s in sa] == wheel}}))
 """
     return json.loads(subprocess.run([py, "-c", code], check=True, capture_output=True,
                                       text=True).stdout)
