@@ -33,7 +33,9 @@ impl Admission {
         body_timeout: Duration,
     ) -> Self {
         Self {
-            requests: Arc::new(Semaphore::new(max_requests.clamp(1, Semaphore::MAX_PERMITS))),
+            requests: Arc::new(Semaphore::new(
+                max_requests.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             bytes: Arc::new(Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS))),
             max_body,
             body_timeout,
@@ -45,7 +47,7 @@ impl Admission {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the request body{size} is over this service's limit of {} bytes",
+                "the request body{size} is over this service's size limit of {} bytes",
                 self.max_body
             ),
         )
@@ -113,9 +115,16 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, Problem> {
 }
 
 async fn buffer(admission: &Admission, request: Request) -> Result<(Request, Held), Problem> {
-    let request_permit = admission.requests.clone().try_acquire_owned().map_err(|_| {
-        Problem::unavailable("too many requests in flight on this service; retry shortly", 1)
-    })?;
+    let request_permit = admission
+        .requests
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            Problem::unavailable(
+                "too many requests in flight on this service; retry shortly",
+                1,
+            )
+        })?;
     let (parts, mut body) = request.into_parts();
     let declared = declared_length(&parts.headers)?;
     if let Some(n) = declared {

@@ -400,3 +400,24 @@ fn run_batch(shared: &Shared, model: &Ecapa2, mut batch: Vec<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_thread_that_cannot_start_is_an_error() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/tiny/model.pt"
+        );
+        let model = Arc::new(Ecapa2::load(path).unwrap());
+        let started = Batcher::start_with(
+            model,
+            BatchConfig::default(),
+            Arc::new(Metrics::new()),
+            |_, _| Err(std::io::Error::other("no threads left")),
+        );
+        assert_eq!(started.err().unwrap().to_string(), "no threads left");
+    }
+}

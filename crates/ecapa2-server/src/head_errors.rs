@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn only_bare_heads_from_hyper_are_rewritten() {
-        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let bare =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         assert_eq!(
             bare_error_status(bare),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
@@ -141,7 +142,10 @@ mod tests {
         // The service's own 400s have a body.
         let own = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 90\r\n\r\n{\"type\":1}";
         assert_eq!(bare_error_status(own), None);
-        assert_eq!(bare_error_status(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
+        assert_eq!(
+            bare_error_status(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+            None
+        );
         let text = String::from_utf8(replacement(StatusCode::URI_TOO_LONG)).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("content-length: {}", body.len())));

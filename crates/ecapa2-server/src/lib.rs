@@ -82,11 +82,17 @@ impl Service {
             header: limits.header_timeout,
             shutdown: limits.shutdown_timeout,
         };
-        connections::serve(listener, app, conn_limits, state.metrics.clone(), async move {
-            shutdown.await;
-            draining.start_draining();
-            tracing::info!("shutting down: finishing requests in flight");
-        })
+        connections::serve(
+            listener,
+            app,
+            conn_limits,
+            state.metrics.clone(),
+            async move {
+                shutdown.await;
+                draining.start_draining();
+                tracing::info!("shutting down: finishing requests in flight");
+            },
+        )
         .await;
         let state = self.state;
         tokio::task::spawn_blocking(move || state.close())

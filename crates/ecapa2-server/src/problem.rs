@@ -91,7 +91,9 @@ pub(crate) async fn ensure_problem(response: Response) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 16 << 10).await.unwrap_or_default();
+    let text = axum::body::to_bytes(body, 16 << 10)
+        .await
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let detail = if text.is_empty() {
         status.canonical_reason().unwrap_or("Error").to_string()

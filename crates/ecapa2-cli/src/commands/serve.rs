@@ -177,7 +177,10 @@ fn api_key(args: &Args) -> Result<Option<String>> {
     let (key, source) = if let Some(path) = &args.api_key_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --api-key-file {}", path.display()))?;
-        (text.trim().to_string(), format!("--api-key-file {}", path.display()))
+        (
+            text.trim().to_string(),
+            format!("--api-key-file {}", path.display()),
+        )
     } else if let Some(key) = &args.api_key {
         tracing::warn!(
             "--api-key is visible to other users of this machine (ps); prefer --api-key-file or ECAPA2_API_KEY"

@@ -116,7 +116,10 @@ impl utoipa::Modify for CommonProblems {
                 if open {
                     continue;
                 }
-                add("401", "Missing or wrong `Authorization: Bearer` key (when one is set)");
+                add(
+                    "401",
+                    "Missing or wrong `Authorization: Bearer` key (when one is set)",
+                );
                 add(
                     "503",
                     "Overloaded (requests or body bytes in flight, queue full) or shutting down; see `Retry-After`",
@@ -125,7 +128,10 @@ impl utoipa::Modify for CommonProblems {
                     add("408", "The body did not arrive within the body timeout");
                     add("413", "The body is over the size limit");
                 }
-                op.security = Some(vec![SecurityRequirement::new("api_key", Vec::<String>::new())]);
+                op.security = Some(vec![SecurityRequirement::new(
+                    "api_key",
+                    Vec::<String>::new(),
+                )]);
             }
         }
     }
@@ -163,8 +169,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::admission::admit))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::require_key))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::admission::admit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_key,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
