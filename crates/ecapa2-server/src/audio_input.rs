@@ -23,12 +23,15 @@ pub struct Audio {
     pub duration_s: f64,
 }
 
-/// Whether the body is JSON (by its content type).
-fn is_json(headers: &HeaderMap) -> bool {
+/// The request's media type, lower-cased and without parameters (`""` when absent): media
+/// types are case-insensitive (RFC 9110).
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 impl AppState {
@@ -45,10 +48,8 @@ impl AppState {
                 "empty body: send an audio file, or JSON {\"samples\": [...], \"sample_rate\": N}",
             ));
         }
-        if is_json(headers) {
-            let parsed: SamplesBody = serde_json::from_slice(&body)
-                .map_err(|e| Problem::bad_request(format!("JSON body: {e}")))?;
-            return self.audio_from_samples(name, parsed).await;
+        if media_type(headers) == "application/json" {
+            return self.audio_from_json(name, body).await;
         }
         self.decode(name, body).await
     }
@@ -77,36 +78,25 @@ impl AppState {
         })
     }
 
-    /// Checks and resamples JSON samples.
-    async fn audio_from_samples(&self, name: &str, body: SamplesBody) -> Result<Audio, Problem> {
-        let rate = body.sample_rate;
-        if !(1_000..=384_000).contains(&rate) {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("sample_rate {rate} Hz is outside 1000..=384000"),
-            ));
-        }
-        let duration_s = body.samples.len() as f64 / f64::from(rate);
-        self.check_duration(duration_s)?;
+    /// Parses, checks and resamples JSON samples, on a blocking thread (a large body takes
+    /// a while to parse) and under the decode limit, as files are. The samples go through the
+    /// same `ecapa2_audio::validate` as decoded files.
+    async fn audio_from_json(&self, name: &str, body: Bytes) -> Result<Audio, Problem> {
+        let _permit = self
+            .decodes
+            .acquire()
+            .await
+            .map_err(|_| Problem::unavailable("the service is shutting down", 5))?;
         let opts = self.load_options();
+        let max_s = self.config.limits.max_audio_s;
         let name = name.to_string();
-        let samples = tokio::task::spawn_blocking(move || {
-            let target = opts.target_rate.unwrap_or(rate);
-            ecapa2_audio::validate(&name, &body.samples, 1)?;
-            let samples = if rate == target {
-                body.samples
-            } else {
-                ecapa2_audio::resample(&body.samples, rate, target)?
-            };
-            ecapa2_audio::validate(&name, &samples, opts.min_samples)?;
-            Ok::<_, ecapa2_audio::AudioError>(samples)
+        tokio::task::spawn_blocking(move || {
+            let body: SamplesBody = serde_json::from_slice(&body)
+                .map_err(|e| Problem::bad_request(format!("JSON body: {e}")))?;
+            samples_to_audio(body, &name, &opts, max_s)
         })
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-        Ok(Audio {
-            samples,
-            duration_s,
-        })
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     }
 
     fn load_options(&self) -> LoadOptions {
@@ -120,13 +110,46 @@ impl AppState {
     }
 
     fn check_duration(&self, seconds: f64) -> Result<(), Problem> {
-        let max = self.config.limits.max_audio_s;
-        if seconds > max {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{seconds:.1} s of audio is over this service's limit of {max:.0} s"),
-            ));
-        }
-        Ok(())
+        check_duration(seconds, self.config.limits.max_audio_s)
     }
+}
+
+fn check_duration(seconds: f64, max: f64) -> Result<(), Problem> {
+    if seconds > max {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{seconds:.1} s of audio is over this service's limit of {max:.0} s"),
+        ));
+    }
+    Ok(())
+}
+
+/// JSON samples checked (rate, duration, values) and resampled to the model's rate.
+fn samples_to_audio(
+    body: SamplesBody,
+    name: &str,
+    opts: &LoadOptions,
+    max_s: f64,
+) -> Result<Audio, Problem> {
+    let rate = body.sample_rate;
+    if !(1_000..=384_000).contains(&rate) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("sample_rate {rate} Hz is outside 1000..=384000"),
+        ));
+    }
+    let duration_s = body.samples.len() as f64 / f64::from(rate);
+    check_duration(duration_s, max_s)?;
+    let target = opts.target_rate.unwrap_or(rate);
+    ecapa2_audio::validate(name, &body.samples, 1)?;
+    let samples = if rate == target {
+        body.samples
+    } else {
+        ecapa2_audio::resample(&body.samples, rate, target)?
+    };
+    ecapa2_audio::validate(name, &samples, opts.min_samples)?;
+    Ok(Audio {
+        samples,
+        duration_s,
+    })
 }

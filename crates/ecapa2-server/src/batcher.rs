@@ -3,14 +3,16 @@
 //! little for more, as Triton's `max_queue_delay`) and hands it to the engine's batch call.
 //! The engine's thread pool is shared by every request, never multiplied per request.
 //!
-//! A job whose client has gone (its reply channel closed: the request was cancelled by a
-//! disconnect or a timeout) is dropped before it costs engine time.
+//! A job whose client has gone (a disconnect) or whose queue wait passed the request timeout
+//! leaves the queue at once, even while a long batch runs, so it never holds a place in the
+//! queue nor costs engine time; a job the engine has taken is always answered.
 
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use ecapa2::{Ecapa2, LabelSet};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,12 +50,26 @@ impl Default for BatchConfig {
 /// The answer to one job: the features' values, or what went wrong.
 pub type Reply = Result<Vec<f32>, Problem>;
 
+/// A job's stage, shared by the queue and the job's [`Ticket`]: whichever of the engine
+/// (queued → started) and the waiting request (queued → cancelled) moves it first wins.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
 struct Job {
     audio: Vec<f32>,
     seconds: f64,
     labels: LabelSet,
     reply: oneshot::Sender<Reply>,
     queued_at: Instant,
+    stage: Arc<AtomicU8>,
+}
+
+impl Job {
+    /// Whether the job is still wanted: queued, and its client still waiting.
+    fn live(&self) -> bool {
+        self.stage.load(Ordering::Acquire) == QUEUED && !self.reply.is_closed()
+    }
 }
 
 #[derive(Default)]
@@ -77,6 +93,75 @@ impl Shared {
         // is a push or a pop), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Takes every job no longer wanted out of the queue.
+    fn purge(&self) {
+        let mut state = self.lock();
+        let before = state.jobs.len();
+        let mut freed = 0.0;
+        state.jobs.retain(|job| {
+            let live = job.live();
+            if !live {
+                freed += job.seconds;
+            }
+            live
+        });
+        let removed = before - state.jobs.len();
+        if removed > 0 {
+            state.audio_s = (state.audio_s - freed).max(0.0);
+            self.metrics.cancelled.inc_by(removed as u64);
+            self.metrics.queue_depth.set(state.jobs.len() as i64);
+        }
+    }
+}
+
+/// Why a [`Ticket`] brought no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// The job waited in the queue past the timeout (and was taken out of it).
+    TimedOut,
+    /// The engine thread ended without answering.
+    EngineStopped,
+}
+
+/// A queued job's claim on its reply. Dropping it before the engine takes the job removes
+/// the job from the queue.
+pub struct Ticket {
+    rx: oneshot::Receiver<Reply>,
+    stage: Arc<AtomicU8>,
+    shared: Arc<Shared>,
+}
+
+impl Ticket {
+    /// Waits for the reply. `queue_timeout` bounds the wait in the queue only: once the
+    /// engine has taken the job, the reply is awaited however long the computation takes.
+    pub async fn wait(mut self, queue_timeout: Duration) -> Result<Reply, Waited> {
+        if let Ok(reply) = tokio::time::timeout(queue_timeout, &mut self.rx).await {
+            return reply.map_err(|_| Waited::EngineStopped);
+        }
+        if self.cancel() {
+            return Err(Waited::TimedOut);
+        }
+        (&mut self.rx).await.map_err(|_| Waited::EngineStopped)
+    }
+
+    /// Cancels the job if it is still queued (and takes it out of the queue).
+    fn cancel(&self) -> bool {
+        let cancelled = self
+            .stage
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if cancelled {
+            self.shared.purge();
+        }
+        cancelled
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.cancel();
+    }
 }
 
 /// Why a job was not queued.
@@ -95,8 +180,24 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the engine thread for `model`.
-    pub fn start(model: Arc<Ecapa2>, config: BatchConfig, metrics: Arc<Metrics>) -> Self {
+    /// Starts the engine thread for `model` (an error when the thread cannot be started).
+    pub fn start(
+        model: Arc<Ecapa2>,
+        config: BatchConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
+        Self::start_with(model, config, metrics, |name, work| {
+            std::thread::Builder::new().name(name.into()).spawn(work)
+        })
+    }
+
+    /// [`Batcher::start`] with the engine thread started by `spawn`.
+    fn start_with(
+        model: Arc<Ecapa2>,
+        config: BatchConfig,
+        metrics: Arc<Metrics>,
+        spawn: impl FnOnce(&str, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>>,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
@@ -106,25 +207,19 @@ impl Batcher {
         });
         let worker = {
             let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("ecapa2-engine".into())
-                .spawn(move || run(&shared, &model))
-                .ok()
+            spawn("ecapa2-engine", Box::new(move || run(&shared, &model)))?
         };
-        Self {
+        Ok(Self {
             shared,
-            worker: Mutex::new(worker),
-        }
+            worker: Mutex::new(Some(worker)),
+        })
     }
 
-    /// Queues one utterance; the receiver gets its features.
-    pub fn submit(
-        &self,
-        audio: Vec<f32>,
-        labels: LabelSet,
-    ) -> Result<oneshot::Receiver<Reply>, SubmitError> {
+    /// Queues one utterance; the ticket brings its features.
+    pub fn submit(&self, audio: Vec<f32>, labels: LabelSet) -> Result<Ticket, SubmitError> {
         let seconds = audio.len() as f64 / self.shared.sample_rate;
         let (reply, rx) = oneshot::channel();
+        let stage = Arc::new(AtomicU8::new(QUEUED));
         let mut state = self.shared.lock();
         if state.closed {
             return Err(SubmitError::Closed);
@@ -145,11 +240,16 @@ impl Batcher {
             labels,
             reply,
             queued_at: Instant::now(),
+            stage: stage.clone(),
         });
         self.shared.metrics.queue_depth.set(state.jobs.len() as i64);
         drop(state);
         self.shared.ready.notify_one();
-        Ok(rx)
+        Ok(Ticket {
+            rx,
+            stage,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Jobs waiting now.
@@ -225,7 +325,7 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
     let (mut batch, mut rest) = (Vec::new(), VecDeque::new());
     let mut seconds = 0.0;
     while let Some(job) = state.jobs.pop_front() {
-        if job.reply.is_closed() {
+        if !job.live() {
             // The client left or timed out: drop the job before it costs engine time.
             state.audio_s -= job.seconds;
             shared.metrics.cancelled.inc();
@@ -233,7 +333,8 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
         }
         let fits = batch.is_empty()
             || (batch.len() < config.max_batch && seconds + job.seconds <= config.batch_audio_s);
-        if job.labels == labels && fits {
+        // Taking the job (queued → started) fails only if its request has just given up.
+        if job.labels == labels && fits && take(&job) {
             seconds += job.seconds;
             batch.push(job);
         } else {
@@ -248,6 +349,13 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
     state.audio_s = (state.audio_s - seconds).max(0.0);
     shared.metrics.queue_depth.set(state.jobs.len() as i64);
     Some(batch)
+}
+
+/// Marks a job as started: from now on its request waits for the answer.
+fn take(job: &Job) -> bool {
+    job.stage
+        .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Runs one batch and answers every job. A row the engine refuses is answered with its error
@@ -290,5 +398,26 @@ fn run_batch(shared: &Shared, model: &Ecapa2, mut batch: Vec<Job>) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_thread_that_cannot_start_is_an_error() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/tiny/model.pt"
+        );
+        let model = Arc::new(Ecapa2::load(path).unwrap());
+        let started = Batcher::start_with(
+            model,
+            BatchConfig::default(),
+            Arc::new(Metrics::new()),
+            |_, _| Err(std::io::Error::other("no threads left")),
+        );
+        assert_eq!(started.err().unwrap().to_string(), "no threads left");
     }
 }

@@ -4,13 +4,15 @@
 //!   one engine thread pool shared by every request.
 //! - [`routes`]: the endpoints (axum), documented in the OpenAPI description served at
 //!   `/openapi.json` (utoipa, generated from the handlers).
-//! - [`problem`]: errors as `application/problem+json`.
+//! - [`problem`]: errors as `application/problem+json`, hyper's own included.
+//! - The HTTP layer: a serve loop with header, body and shutdown deadlines, admission of
+//!   requests and body bytes before any body is read, and the API key.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! let model = std::sync::Arc::new(ecapa2::Ecapa2::load("ecapa2.pt")?);
-//! let service = ecapa2_server::Service::new(model, "sha256:…".into(), None, Default::default());
+//! let service = ecapa2_server::Service::new(model, "sha256:…".into(), None, Default::default())?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! service.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
@@ -19,8 +21,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod admission;
 mod audio_input;
+mod auth;
 pub mod batcher;
+mod connections;
+mod head_errors;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
@@ -40,18 +46,18 @@ pub struct Service {
 }
 
 impl Service {
-    /// Prepares the service (starts the engine thread). `model_id` identifies the archive
-    /// (e.g. `sha256:<hex>`); `registry` enables the registry endpoints and must hold this
-    /// model's embeddings.
+    /// Prepares the service (starts the engine thread: an error if it cannot be started).
+    /// `model_id` identifies the archive (e.g. `sha256:<hex>`); `registry` enables the
+    /// registry endpoints and must hold this model's embeddings.
     pub fn new(
         model: Arc<Ecapa2>,
         model_id: String,
         registry: Option<Registry>,
         config: ServiceConfig,
-    ) -> Self {
-        Self {
-            state: state::AppState::new(model, model_id, registry, config),
-        }
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            state: state::AppState::new(model, model_id, registry, config)?,
+        })
     }
 
     /// The axum router (for embedding the service in another server).
@@ -60,8 +66,8 @@ impl Service {
     }
 
     /// Serves on `listener` until `shutdown` completes; then stops accepting, finishes the
-    /// requests in flight and the queued jobs, and closes the registry (checkpointing its
-    /// write-ahead log).
+    /// requests in flight (closing the connections still open at the shutdown deadline),
+    /// and closes the registry (checkpointing its write-ahead log).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -70,13 +76,24 @@ impl Service {
         let state = self.state.clone();
         let draining = state.clone();
         let app = self.router();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        let limits = &state.config.limits;
+        let conn_limits = connections::ConnectionLimits {
+            header_bytes: limits.max_header_bytes,
+            header: limits.header_timeout,
+            shutdown: limits.shutdown_timeout,
+        };
+        connections::serve(
+            listener,
+            app,
+            conn_limits,
+            state.metrics.clone(),
+            async move {
                 shutdown.await;
                 draining.start_draining();
                 tracing::info!("shutting down: finishing requests in flight");
-            })
-            .await?;
+            },
+        )
+        .await;
         let state = self.state;
         tokio::task::spawn_blocking(move || state.close())
             .await

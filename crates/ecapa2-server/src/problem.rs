@@ -58,6 +58,9 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("500: {}", self.detail);
+        }
         let retry = self.retry_after_s;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -74,6 +77,35 @@ impl IntoResponse for Problem {
         }
         response
     }
+}
+
+/// `response` itself when it is a success or already problem details; otherwise the same
+/// error as problem details (its headers kept, its text, if any, as the detail).
+pub(crate) async fn ensure_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if status.as_u16() < 400 || is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    let problem = Problem::new(status, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let (new_parts, body) = problem.into_parts();
+    parts.headers.extend(new_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 impl From<AudioError> for Problem {

@@ -1,9 +1,10 @@
 //! What every handler shares: the model, the batcher, the registry, the limits, the metrics.
 
-use crate::batcher::{BatchConfig, Batcher, Reply, SubmitError};
+use crate::admission::Admission;
+use crate::batcher::{BatchConfig, Batcher, SubmitError, Waited};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use ecapa2::{Ecapa2, LabelSet};
 use ecapa2_registry::{ModelIdentity, Registry};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,10 +19,25 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest audio, in seconds after decoding (413 beyond).
     pub max_audio_s: f64,
-    /// Longest a request may wait for the engine (then 503).
+    /// Longest a request may wait in the queue for the engine (then 503); once the engine
+    /// has taken it, it is answered however long the computation takes.
     pub request_timeout: Duration,
     /// Decodes running at once (more wait their turn).
     pub decode_concurrency: usize,
+    /// Most bytes of a request's head, request line included (431 beyond; above 64 KiB so
+    /// that a long URI gets its own 414).
+    pub max_header_bytes: usize,
+    /// Longest a client may take to send a request's headers, counted from the connection's
+    /// start or the previous response (so it also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body, counted from its headers (408).
+    pub body_timeout: Duration,
+    /// How long a shutdown waits for requests in flight before closing their connections.
+    pub shutdown_timeout: Duration,
+    /// Most requests in flight (probes aside); beyond it, 503 at once.
+    pub max_requests: usize,
+    /// Most request-body bytes in flight; beyond it, 503 at once, before the body is read.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +47,12 @@ impl Default for Limits {
             max_audio_s: 600.0,
             request_timeout: Duration::from_secs(300),
             decode_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_header_bytes: 128 << 10,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(30),
+            max_requests: 512,
+            max_inflight_bytes: 256 << 20,
         }
     }
 }
@@ -42,7 +64,8 @@ pub struct ServiceConfig {
     pub limits: Limits,
     /// Batching.
     pub batch: BatchConfig,
-    /// Bearer token required by the registry's mutating endpoints (`None`: open).
+    /// Bearer token required by every endpoint but `/healthz`, `/readyz`, `/metrics` and
+    /// `/openapi.json` (`None`: open).
     pub api_key: Option<String>,
     /// The model's licence, stated by `GET /v1/model`.
     pub licence: String,
@@ -57,6 +80,7 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     pub config: ServiceConfig,
     pub decodes: Semaphore,
+    pub admission: Admission,
     draining: AtomicBool,
 }
 
@@ -66,11 +90,18 @@ impl AppState {
         model_id: String,
         registry: Option<Registry>,
         config: ServiceConfig,
-    ) -> Arc<Self> {
+    ) -> std::io::Result<Arc<Self>> {
         let metrics = Arc::new(Metrics::new());
-        let batcher = Batcher::start(model.clone(), config.batch.clone(), metrics.clone());
+        let batcher = Batcher::start(model.clone(), config.batch.clone(), metrics.clone())?;
+        let limits = &config.limits;
+        let admission = Admission::new(
+            limits.max_requests,
+            limits.max_inflight_bytes,
+            limits.max_body_bytes,
+            limits.body_timeout,
+        );
         let registry_identity = registry.as_ref().map(|r| r.identity().clone());
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             model,
             model_id,
             registry_identity,
@@ -78,9 +109,10 @@ impl AppState {
             batcher,
             metrics,
             decodes: Semaphore::new(config.limits.decode_concurrency.max(1)),
+            admission,
             config,
             draining: AtomicBool::new(false),
-        })
+        }))
     }
 
     pub fn start_draining(&self) {
@@ -104,9 +136,10 @@ impl AppState {
         }
     }
 
-    /// Queues `audio` and waits for its features, within the request timeout.
+    /// Queues `audio` and waits for its features. The request timeout counts the wait in the
+    /// queue only: a job the engine has started is answered however long it takes.
     pub async fn embed(&self, audio: Vec<f32>, labels: LabelSet) -> Result<Vec<f32>, Problem> {
-        let rx = self.batcher.submit(audio, labels).map_err(|e| match e {
+        let ticket = self.batcher.submit(audio, labels).map_err(|e| match e {
             SubmitError::Full => Problem::unavailable(
                 format!(
                     "the queue is full ({} jobs waiting); retry shortly",
@@ -117,23 +150,22 @@ impl AppState {
             SubmitError::Closed => Problem::unavailable("the service is shutting down", 5),
         })?;
         let timeout = self.config.limits.request_timeout;
-        // Dropping `rx` (timeout, or the client left and axum dropped this future) tells the
-        // engine thread to skip the job.
-        let reply: Reply = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err(Problem::new(
+        // Dropping the ticket (the client left and axum dropped this future) takes the job
+        // out of the queue before it costs engine time.
+        match ticket.wait(timeout).await {
+            Ok(reply) => reply,
+            Err(Waited::EngineStopped) => Err(Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the engine stopped before answering",
             )),
-            Err(_) => Err(Problem::unavailable(
+            Err(Waited::TimedOut) => Err(Problem::unavailable(
                 format!(
                     "no engine time within the {:.0} s request timeout; retry later",
                     timeout.as_secs_f64()
                 ),
                 2,
             )),
-        };
-        reply
+        }
     }
 
     /// Runs `f` on the registry on a blocking thread.
@@ -161,26 +193,6 @@ impl AppState {
     pub fn registry_identity(&self) -> Result<&ModelIdentity, Problem> {
         self.registry_identity.as_ref().ok_or_else(no_registry)
     }
-
-    /// Refuses a mutating request without the API key (when one is configured).
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Problem> {
-        let Some(key) = &self.config.api_key else {
-            return Ok(());
-        };
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if constant_time_eq(given.as_bytes(), key.as_bytes()) {
-            Ok(())
-        } else {
-            Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "this endpoint needs `Authorization: Bearer <api key>`",
-            ))
-        }
-    }
 }
 
 fn no_registry() -> Problem {
@@ -188,13 +200,4 @@ fn no_registry() -> Problem {
         StatusCode::NOT_FOUND,
         "no speaker registry: start the service with --db FILE",
     )
-}
-
-/// Compares without an early exit, so the time taken does not reveal how much of a guessed
-/// key was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
