@@ -10,13 +10,10 @@ pub enum RegistryError {
     Sqlite(rusqlite::Error),
     /// Another process held the database's write lock for longer than the busy timeout.
     #[error(
-        "the registry database is busy: another process held its write lock for more than \
-         {timeout_s} s; nothing was written, retry shortly"
+        "the registry database is busy: another process held its write lock for longer than \
+         the busy timeout; nothing was written, retry shortly"
     )]
-    Busy {
-        /// The busy timeout that ran out, in seconds.
-        timeout_s: u64,
-    },
+    Busy,
     /// The file or its folder cannot be read or written (permissions, a read-only folder).
     #[error("{path}: {reason}")]
     Access {
@@ -96,9 +93,7 @@ impl From<rusqlite::Error> for RegistryError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                Self::Busy {
-                    timeout_s: crate::schema::BUSY_TIMEOUT.as_secs(),
-                }
+                Self::Busy
             }
             _ => Self::Sqlite(e),
         }

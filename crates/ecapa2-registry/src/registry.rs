@@ -14,7 +14,8 @@ pub(crate) type Result<T> = std::result::Result<T, RegistryError>;
 
 /// A speaker registry in one SQLite file. Not `Sync` (one connection); share it behind a
 /// mutex, or open one per thread or process: write transactions take the write lock when
-/// they begin, and a writer waits up to 10 s for another ([`RegistryError::Busy`] after).
+/// they begin, and a writer waits for another up to the busy timeout
+/// ([`Registry::set_busy_timeout`], 10 s by default; [`RegistryError::Busy`] after).
 pub struct Registry {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
@@ -174,12 +175,33 @@ impl Registry {
         Ok(Self::with(conn, path, identity))
     }
 
+    /// Opens the registry at `path`, or creates one for `identity` when the file is missing
+    /// or empty (what `ecapa2 serve --db` does; a second process creating it at the same
+    /// moment opens the first one's). Whether an opened registry holds the caller's model is
+    /// the caller's check ([`Registry::check_model`]).
+    pub fn open_or_create(path: impl AsRef<Path>, identity: &ModelIdentity) -> Result<Self> {
+        let path = path.as_ref();
+        if examine(path)? == FileState::Content {
+            return Self::open(path);
+        }
+        match Self::create(path, identity) {
+            Err(RegistryError::AlreadyExists { .. }) => Self::open(path),
+            other => other,
+        }
+    }
+
     /// Checkpoints the write-ahead log into the database file and closes the connection
     /// (what a graceful shutdown does; dropping the registry also leaves a consistent file).
     pub fn close(self) -> Result<()> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         self.conn.close().map_err(|(_, e)| RegistryError::from(e))
+    }
+
+    /// How long a write waits for another process's write transaction before failing with
+    /// [`RegistryError::Busy`] (10 s unless set).
+    pub fn set_busy_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
+        Ok(self.conn.busy_timeout(timeout)?)
     }
 
     /// The model and label whose embeddings this registry holds.
