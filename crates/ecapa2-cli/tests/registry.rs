@@ -214,12 +214,23 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reg.db");
     assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
-    let inputs: Vec<&str> = [SPEECH, SPEECH2]
+    // Distinct recordings (the last sample of each copy differs): the registry stores the
+    // same audio for a speaker only once, and this test needs a write per file.
+    let copies: Vec<String> = [SPEECH, SPEECH2]
         .iter()
-        .copied()
         .cycle()
-        .take(400)
+        .take(150)
+        .enumerate()
+        .map(|(k, file)| {
+            let mut wav = std::fs::read(root().join(file)).unwrap();
+            let n = wav.len();
+            wav[n - 2..].copy_from_slice(&(k as i16).to_le_bytes());
+            let path = dir.path().join(format!("copy{k}.wav"));
+            std::fs::write(&path, wav).unwrap();
+            path.display().to_string()
+        })
         .collect();
+    let inputs: Vec<&str> = copies.iter().map(String::as_str).collect();
     let mut reported = Vec::new();
     for (round, kill_after) in [1usize, 3, 7, 12].into_iter().enumerate() {
         let mut args = vec!["enroll", "--model", MODEL];
