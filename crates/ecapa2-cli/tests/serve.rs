@@ -426,7 +426,16 @@ fn registry_endpoints_with_auth() {
         body,
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.json()["enrollment_ids"].as_array().unwrap().len(), 2);
+    // The same recording twice is one enrollment: the second says it was not new.
+    let ids = r.json()["enrollment_ids"].clone();
+    assert_eq!(ids.as_array().unwrap().len(), 2);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(r.json()["new"], serde_json::json!([true, false]));
+    // A retried request stores nothing and says so (200, not 201).
+    let r = enroll("alice", SPEECH, Some(KEY));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["new"], serde_json::json!([false]));
+    assert_eq!(r.json()["enrollments"], 1);
     let (ct, body) = multipart(&[("f", SPEECH2), ("g", "tests/fixtures/audio/not_audio.wav")]);
     send(
         "POST",
@@ -447,7 +456,7 @@ fn registry_endpoints_with_auth() {
     assert_eq!(names, ["alice", "bob"]);
     assert!(list["threshold"].is_null());
     let bob = get(&format!("{u}/v1/speakers/bob")).json();
-    assert_eq!(bob["enrollments"].as_array().unwrap().len(), 2);
+    assert_eq!(bob["enrollments"].as_array().unwrap().len(), 1);
     get(&format!("{u}/v1/speakers/carol")).assert_problem(404, "carol");
 
     // Verify: the score is the cosine of the CLI embeddings; identify ranks bob first.
@@ -468,6 +477,7 @@ fn registry_endpoints_with_auth() {
     post_file(&format!("{u}/v1/identify?top=x"), SPEECH).assert_problem(400, "top");
 
     // Removal: an enrollment of another speaker is not found; then the speaker goes.
+    assert_eq!(enroll("bob", SPEECH, Some(KEY)).status, 201);
     let bob_first = bob["enrollments"][0]["id"].as_i64().unwrap();
     send(
         "DELETE",

@@ -25,7 +25,16 @@ impl Server {
     fn start(db: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
             .current_dir(root())
-            .args(["--threads", "1", "serve", "--model", TINY, "--addr", "127.0.0.1:0", "--db"])
+            .args([
+                "--threads",
+                "1",
+                "serve",
+                "--model",
+                TINY,
+                "--addr",
+                "127.0.0.1:0",
+                "--db",
+            ])
             .arg(db)
             .env("HF_HUB_OFFLINE", "1")
             .stdout(Stdio::piped())
@@ -78,7 +87,9 @@ fn http_writer(url: String, first: u16, count: u16) -> (Vec<i64>, Vec<String>) {
     for k in first..first + count {
         let speaker = format!("s{}", k % 4);
         let mut resp = match agent
-            .post(&format!("{url}/v1/speakers/{speaker}/enrollments?source=r{k}.wav"))
+            .post(&format!(
+                "{url}/v1/speakers/{speaker}/enrollments?source=r{k}.wav"
+            ))
             .header("Content-Type", "audio/wav")
             .send(&recording(k)[..])
         {
@@ -184,6 +195,57 @@ fn two_servers_and_two_cli_writers_on_one_registry_lose_nothing() {
         .collect();
     assert_eq!(stored.len(), 150);
     for id in &acknowledged {
-        assert!(stored.contains(id), "acknowledged enrollment #{id} is not stored");
+        assert!(
+            stored.contains(id),
+            "acknowledged enrollment #{id} is not stored"
+        );
     }
+}
+
+/// Another process holding the write lock past the busy timeout (10 s): the enrollment is
+/// answered 503 with `Retry-After` and nothing is stored; once the lock is released the same
+/// request succeeds.
+#[test]
+fn a_registry_locked_past_the_busy_timeout_is_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reg.db");
+    let server = Server::start(&db);
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let url = format!("{}/v1/speakers/alice/enrollments", server.url);
+    let started = std::time::Instant::now();
+    let mut resp = agent
+        .post(&url)
+        .header("Content-Type", "audio/wav")
+        .send(&recording(1)[..])
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "it did not wait"
+    );
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body = resp.body_mut().read_to_string().unwrap();
+    assert!(body.contains("busy"), "{body}");
+    holder.execute_batch("COMMIT").unwrap();
+    let count: i64 = holder
+        .query_row("SELECT count(*) FROM enrollments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0);
+    let resp = agent
+        .post(&url)
+        .header("Content-Type", "audio/wav")
+        .send(&recording(1)[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
 }

@@ -37,7 +37,10 @@ mod tests {
         assert_eq!(a, audio_digest(&[0.5, -0.25]));
         assert_ne!(a, audio_digest(&[0.5, -0.250_001]));
         assert_ne!(a, audio_digest(&[0.5]));
-        let blob: Vec<u8> = [0.5f32, -0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let blob: Vec<u8> = [0.5f32, -0.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         assert_ne!(a, embedding_digest(&blob));
     }
 }

@@ -47,6 +47,6 @@ pub use index::Candidate;
 pub use names::{check_source, normalize_name, MAX_SOURCE};
 pub use registry::Registry;
 pub use types::{
-    Enrolled, EnrollmentInfo, ModelIdentity, NewEnrollment, SpeakerDetail, SpeakerInfo,
-    Threshold, Verification,
+    Enrolled, EnrollmentInfo, ModelIdentity, NewEnrollment, SpeakerDetail, SpeakerInfo, Threshold,
+    Verification,
 };

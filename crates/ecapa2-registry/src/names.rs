@@ -55,7 +55,10 @@ mod tests {
         assert_eq!(normalize_name(" Ame\u{301}lie\t").unwrap(), "Am\u{e9}lie");
         assert_eq!(normalize_name("Am\u{e9}lie").unwrap(), "Am\u{e9}lie");
         for bad in ["", " \u{3000} ", "a\nb", "a\u{7f}b"] {
-            assert!(matches!(normalize_name(bad), Err(RegistryError::BadName { .. })), "{bad:?}");
+            assert!(
+                matches!(normalize_name(bad), Err(RegistryError::BadName { .. })),
+                "{bad:?}"
+            );
         }
         assert!(normalize_name(&"x".repeat(256)).is_ok());
         assert!(normalize_name(&"x".repeat(257)).is_err());
@@ -66,7 +69,10 @@ mod tests {
         assert!(check_source("dir/alice 1.wav").is_ok());
         assert!(check_source(&"s".repeat(MAX_SOURCE)).is_ok());
         for bad in ["a\nb", "a\rb", "\u{1b}[31m", &"s".repeat(MAX_SOURCE + 1)] {
-            assert!(matches!(check_source(bad), Err(RegistryError::BadSource { .. })));
+            assert!(matches!(
+                check_source(bad),
+                Err(RegistryError::BadSource { .. })
+            ));
         }
     }
 }

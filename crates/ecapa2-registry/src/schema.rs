@@ -149,7 +149,10 @@ fn to_v2(conn: &Connection, dim: usize) -> Result<(), RegistryError> {
             .optional()?;
         match existing {
             None => {
-                conn.execute("UPDATE speakers SET name = ?1 WHERE id = ?2", params![norm, id])?;
+                conn.execute(
+                    "UPDATE speakers SET name = ?1 WHERE id = ?2",
+                    params![norm, id],
+                )?;
             }
             Some(keep) => {
                 tracing::warn!(from = %name, into = %norm, "merging speakers whose names differ only by spaces or Unicode normalisation");

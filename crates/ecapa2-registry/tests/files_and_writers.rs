@@ -92,14 +92,21 @@ fn another_sqlite_database_is_refused_unchanged() {
     std::fs::write(&text, b"plain text, longer than nothing at all, surely").unwrap();
     let e = Registry::open(&text).unwrap_err();
     assert!(e.to_string().contains("not an SQLite database"), "{e}");
-    assert_eq!(std::fs::read(&text).unwrap(), b"plain text, longer than nothing at all, surely");
+    assert_eq!(
+        std::fs::read(&text).unwrap(),
+        b"plain text, longer than nothing at all, surely"
+    );
 }
 
 #[test]
 fn a_directory_is_named_as_one() {
     let dir = tempfile::tempdir().unwrap();
     let with_slash = format!("{}/", dir.path().display());
-    for path in [dir.path().to_path_buf(), with_slash.into(), dir.path().join("missing/")] {
+    for path in [
+        dir.path().to_path_buf(),
+        with_slash.into(),
+        dir.path().join("missing/"),
+    ] {
         for e in [
             Registry::open(&path).unwrap_err(),
             Registry::create(&path, &identity()).unwrap_err(),
@@ -153,7 +160,8 @@ fn concurrent_writers_all_succeed() {
                     let v = vector(w * 1000 + i);
                     let name = format!("speaker{}", i % 5);
                     let source = format!("w{w}-{i}.wav");
-                    if let Err(e) = reg.enroll(&id, &name, &[NewEnrollment::new(&source, 1.0, &v)]) {
+                    if let Err(e) = reg.enroll(&id, &name, &[NewEnrollment::new(&source, 1.0, &v)])
+                    {
                         failures.push(e.to_string());
                     }
                     // Searches in between keep each connection's index live.
@@ -163,7 +171,10 @@ fn concurrent_writers_all_succeed() {
             })
         })
         .collect();
-    let failures: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let failures: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} enrollments failed, first: {:?}",
@@ -190,16 +201,27 @@ fn a_writer_waits_then_reports_busy_without_writing() {
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = std::time::Instant::now();
     let e = reg
-        .enroll(&id, "alice", &[NewEnrollment::new("a.wav", 1.0, &vector(1))])
+        .enroll(
+            &id,
+            "alice",
+            &[NewEnrollment::new("a.wav", 1.0, &vector(1))],
+        )
         .unwrap_err();
     assert!(matches!(e, RegistryError::Busy), "{e}");
-    assert!(started.elapsed() >= Duration::from_millis(250), "did not wait");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "did not wait"
+    );
     assert!(e.to_string().contains("retry"), "{e}");
     holder.execute_batch("COMMIT").unwrap();
     assert_eq!(enrollment_count(&db), 0);
     // The lock released, the same call succeeds.
-    reg.enroll(&id, "alice", &[NewEnrollment::new("a.wav", 1.0, &vector(1))])
-        .unwrap();
+    reg.enroll(
+        &id,
+        "alice",
+        &[NewEnrollment::new("a.wav", 1.0, &vector(1))],
+    )
+    .unwrap();
     assert_eq!(enrollment_count(&db), 1);
 }
 
@@ -212,8 +234,12 @@ fn names_are_one_speaker_whatever_their_normal_form_and_spaces() {
     let nfc = "Am\u{e9}lie";
     reg.enroll(&id, nfd, &[NewEnrollment::new("1.wav", 1.0, &vector(1))])
         .unwrap();
-    reg.enroll(&id, &format!("  {nfc}\t"), &[NewEnrollment::new("2.wav", 1.0, &vector(2))])
-        .unwrap();
+    reg.enroll(
+        &id,
+        &format!("  {nfc}\t"),
+        &[NewEnrollment::new("2.wav", 1.0, &vector(2))],
+    )
+    .unwrap();
     let list = reg.speakers().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].name, nfc);
@@ -239,7 +265,11 @@ fn sources_with_control_characters_or_too_long_are_refused() {
     let db = dir.path().join("reg.db");
     let mut reg = Registry::create(&db, &id).unwrap();
     let long = "s".repeat(1025);
-    for bad in ["a.wav\n7\tmallory\tforged.wav", "a\u{1b}[2Jb", long.as_str()] {
+    for bad in [
+        "a.wav\n7\tmallory\tforged.wav",
+        "a\u{1b}[2Jb",
+        long.as_str(),
+    ] {
         let e = reg
             .enroll(&id, "alice", &[NewEnrollment::new(bad, 1.0, &vector(1))])
             .unwrap_err();
@@ -250,8 +280,12 @@ fn sources_with_control_characters_or_too_long_are_refused() {
         assert!(matches!(e, RegistryError::BadSource { .. }), "{e}");
     }
     assert_eq!(enrollment_count(&db), 0);
-    reg.enroll(&id, "alice", &[NewEnrollment::new(&"s".repeat(1024), 1.0, &vector(1))])
-        .unwrap();
+    reg.enroll(
+        &id,
+        "alice",
+        &[NewEnrollment::new(&"s".repeat(1024), 1.0, &vector(1))],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -299,19 +333,31 @@ fn the_index_updated_in_place_matches_a_fresh_build() {
                 let _ = reg.remove_speaker(&name);
             }
             5 => {
-                if let Some(e) = reg.speaker(&name).ok().and_then(|d| d.enrollments.first().cloned()) {
+                if let Some(e) = reg
+                    .speaker(&name)
+                    .ok()
+                    .and_then(|d| d.enrollments.first().cloned())
+                {
                     reg.remove_enrollment(e.id).unwrap();
                 }
             }
             6 => {
                 // Another connection writes: detected through data_version, index rebuilt.
                 other
-                    .enroll(&id, &name, &[NewEnrollment::new("o.wav", 1.0, &vector(step + 500))])
+                    .enroll(
+                        &id,
+                        &name,
+                        &[NewEnrollment::new("o.wav", 1.0, &vector(step + 500))],
+                    )
                     .unwrap();
             }
             _ => {
-                reg.enroll(&id, &name, &[NewEnrollment::new("r.wav", 1.0, &vector(step))])
-                    .unwrap();
+                reg.enroll(
+                    &id,
+                    &name,
+                    &[NewEnrollment::new("r.wav", 1.0, &vector(step))],
+                )
+                .unwrap();
             }
         }
         let q = vector(step * 3 + 1);
@@ -363,14 +409,25 @@ fn a_version_1_registry_is_migrated_and_keeps_working() {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL;").unwrap();
         conn.execute_batch(V1_SCHEMA).unwrap();
-        for (k, v) in [("schema", "1"), ("model", "sha256:test"), ("label", "embedding"), ("dim", "8"), ("threshold", "0.5")] {
-            conn.execute("INSERT INTO meta VALUES (?1, ?2)", [k, v]).unwrap();
+        for (k, v) in [
+            ("schema", "1"),
+            ("model", "sha256:test"),
+            ("label", "embedding"),
+            ("dim", "8"),
+            ("threshold", "0.5"),
+        ] {
+            conn.execute("INSERT INTO meta VALUES (?1, ?2)", [k, v])
+                .unwrap();
         }
         // "bob" and "bob " were two speakers under version 1; "Ame\u{301}lie" is NFD.
         for (sid, name, v) in [(1, "bob", &a), (2, "bob ", &b), (3, "Ame\u{301}lie", &c)] {
             conn.execute(
                 "INSERT INTO speakers(id, name, centroid) VALUES (?1, ?2, ?3)",
-                rusqlite::params![sid, name, blob(&unit(v).iter().map(|&x| x as f32).collect::<Vec<_>>())],
+                rusqlite::params![
+                    sid,
+                    name,
+                    blob(&unit(v).iter().map(|&x| x as f32).collect::<Vec<_>>())
+                ],
             )
             .unwrap();
             conn.execute(
@@ -384,10 +441,17 @@ fn a_version_1_registry_is_migrated_and_keeps_working() {
     let mut reg = Registry::open(&db).unwrap();
     let version: String = Connection::open(&db)
         .unwrap()
-        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(version, "2");
-    let names: Vec<String> = reg.speakers().unwrap().into_iter().map(|s| s.name).collect();
+    let names: Vec<String> = reg
+        .speakers()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     assert_eq!(names, ["Am\u{e9}lie", "bob"]);
     // The merged speaker kept both enrollments; its centroid is their mean.
     assert_eq!(reg.speaker("bob").unwrap().enrollments.len(), 2);

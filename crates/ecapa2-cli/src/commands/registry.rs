@@ -236,7 +236,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             let mut failed = 0usize;
             for path in &files {
                 match embed_file(&ecapa, &identity, path) {
-                    Ok((e, seconds, _)) => embeddings.push((path.display().to_string(), seconds, e)),
+                    Ok((e, seconds, _)) => {
+                        embeddings.push((path.display().to_string(), seconds, e))
+                    }
                     Err(e) => {
                         failed += 1;
                         tracing::error!("{}", crate::error_chain(&e));
