@@ -472,7 +472,9 @@ pub async fn identify(
 }
 
 /// The digest that makes a retried enrollment recognisable, hashed off the async threads.
-async fn digest_of(samples: Vec<f32>) -> Result<(ecapa2_registry::ContentDigest, Vec<f32>), Problem> {
+async fn digest_of(
+    samples: Vec<f32>,
+) -> Result<(ecapa2_registry::ContentDigest, Vec<f32>), Problem> {
     tokio::task::spawn_blocking(move || (ecapa2_registry::audio_digest(&samples), samples))
         .await
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
