@@ -1,13 +1,12 @@
 //! `ecapa2 registry` end to end on the committed fixtures, including a real process killed in
 //! the middle of an enrollment run.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{assert_stored, root};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const MODEL: &str = "tests/fixtures/tiny/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
@@ -260,22 +259,7 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
             }
         }
 
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
-        let ids: Vec<i64> = conn
-            .prepare("SELECT id FROM enrollments")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for id in &reported {
-            assert!(ids.contains(id), "committed enrollment #{id} lost");
-        }
-        drop(conn);
+        assert_stored(&db, &reported);
         let reg = ecapa2_registry::Registry::open(&db).unwrap();
         for s in reg.speakers().unwrap() {
             let units: Vec<Vec<f64>> = reg

@@ -1,73 +1,19 @@
 //! `ecapa2 serve` end to end: the real binary on 127.0.0.1 (an ephemeral port) with the
 //! committed fixture models, driven over HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{root, Server};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 const TINY: &str = "tests/fixtures/tiny/model.pt";
 const SMALL: &str = "tests/fixtures/small/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
 const SPEECH2: &str = "tests/fixtures/audio/speech2_16k.wav";
 const KEY: &str = "s3cret-key";
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(model: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
-            .current_dir(root())
-            .args([
-                "--threads",
-                "1",
-                "serve",
-                "--model",
-                model,
-                "--addr",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .env("HF_HUB_OFFLINE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ecapa2 serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, url }
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

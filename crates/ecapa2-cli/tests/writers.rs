@@ -2,8 +2,9 @@
 //! registry file at once (the real binary, 127.0.0.1, keep-alive clients): every enrollment
 //! succeeds, every acknowledged one is stored, and the file passes SQLite's integrity check.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{assert_stored, root, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,54 +12,9 @@ use std::time::Duration;
 const TINY: &str = "tests/fixtures/tiny/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `ecapa2 serve` on an ephemeral port, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(db: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
-            .current_dir(root())
-            .args([
-                "--threads",
-                "1",
-                "serve",
-                "--model",
-                TINY,
-                "--addr",
-                "127.0.0.1:0",
-                "--db",
-            ])
-            .arg(db)
-            .env("HF_HUB_OFFLINE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ecapa2 serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `ecapa2 serve` of the tiny model on `db`.
+fn serve(db: &Path) -> Server {
+    Server::start(TINY, &["--db", db.to_str().unwrap()])
 }
 
 /// A distinct half-second recording per `k`: the start of the speech fixture (a 44-byte
@@ -115,7 +71,7 @@ fn http_writer(url: String, first: u16, count: u16) -> (Vec<i64>, Vec<String>) {
 fn two_servers_and_two_cli_writers_on_one_registry_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reg.db");
-    let servers = [Server::start(&db), Server::start(&db)];
+    let servers = [serve(&db), serve(&db)];
     // The CLI writers' recordings, distinct from the servers' ones.
     let files: Vec<PathBuf> = (0..2 * 25u16)
         .map(|k| {
@@ -181,25 +137,7 @@ fn two_servers_and_two_cli_writers_on_one_registry_lose_nothing() {
     );
     assert_eq!(acknowledged.len(), 150);
     drop(servers);
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let stored: HashSet<i64> = conn
-        .prepare("SELECT id FROM enrollments")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(stored.len(), 150);
-    for id in &acknowledged {
-        assert!(
-            stored.contains(id),
-            "acknowledged enrollment #{id} is not stored"
-        );
-    }
+    assert_eq!(assert_stored(&db, &acknowledged).len(), 150);
 }
 
 /// Another process holding the write lock past the busy timeout (10 s): the enrollment is
@@ -209,7 +147,7 @@ fn two_servers_and_two_cli_writers_on_one_registry_lose_nothing() {
 fn a_registry_locked_past_the_busy_timeout_is_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reg.db");
-    let server = Server::start(&db);
+    let server = serve(&db);
     let holder = rusqlite::Connection::open(&db).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -2,33 +2,14 @@
 //! layout migration from version 1, names, sources and retried enrollments, against real
 //! SQLite files in temporary folders.
 
-use ecapa2_registry::{audio_digest, ModelIdentity, NewEnrollment, Registry, RegistryError};
+use ecapa2_registry::{audio_digest, NewEnrollment, Registry, RegistryError};
 use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 
-const DIM: usize = 8;
+mod common;
 
-fn identity() -> ModelIdentity {
-    ModelIdentity {
-        model: "sha256:test".into(),
-        label: "embedding".into(),
-        dim: DIM,
-    }
-}
-
-/// A deterministic pseudo-random vector per seed (distinct seeds, distinct vectors).
-fn vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
-}
+use common::{identity, unit64, vector, DIM};
 
 fn enrollment_count(db: &Path) -> i64 {
     Connection::open(db)
@@ -139,6 +120,7 @@ fn a_read_only_folder_says_so() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert!(matches!(e, RegistryError::Access { .. }), "{e}");
     assert!(e.to_string().contains("write access"), "{e}");
+    eprintln!("read-only folder: {e}");
 }
 
 /// Four connections (as four processes would) enroll at once; each write reads before it
@@ -394,11 +376,6 @@ fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn unit(v: &[f32]) -> Vec<f64> {
-    let n = v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
-    v.iter().map(|&x| f64::from(x) / n).collect()
-}
-
 #[test]
 fn a_version_1_registry_is_migrated_and_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
@@ -413,7 +390,7 @@ fn a_version_1_registry_is_migrated_and_keeps_working() {
             ("schema", "1"),
             ("model", "sha256:test"),
             ("label", "embedding"),
-            ("dim", "8"),
+            ("dim", DIM.to_string().as_str()),
             ("threshold", "0.5"),
         ] {
             conn.execute("INSERT INTO meta VALUES (?1, ?2)", [k, v])
@@ -426,7 +403,7 @@ fn a_version_1_registry_is_migrated_and_keeps_working() {
                 rusqlite::params![
                     sid,
                     name,
-                    blob(&unit(v).iter().map(|&x| x as f32).collect::<Vec<_>>())
+                    blob(&unit64(v).iter().map(|&x| x as f32).collect::<Vec<_>>())
                 ],
             )
             .unwrap();
@@ -455,7 +432,7 @@ fn a_version_1_registry_is_migrated_and_keeps_working() {
     assert_eq!(names, ["Am\u{e9}lie", "bob"]);
     // The merged speaker kept both enrollments; its centroid is their mean.
     assert_eq!(reg.speaker("bob").unwrap().enrollments.len(), 2);
-    let (ua, ub) = (unit(&a), unit(&b));
+    let (ua, ub) = (unit64(&a), unit64(&b));
     for (s, (x, y)) in reg.centroid("bob").unwrap().iter().zip(ua.iter().zip(&ub)) {
         assert!((f64::from(*s) - (x + y) / 2.0).abs() < 1e-6);
     }
