@@ -35,11 +35,13 @@ enum Command {
         threshold: Option<f64>,
     },
     /// Enroll a speaker from audio files, folders or @lists: one enrollment per file, each
-    /// committed as it is done (an interrupted run keeps what it printed).
+    /// committed as it is done (an interrupted run keeps what it printed); audio the speaker
+    /// already has is reported `already enrolled` and not stored again, so a run can be
+    /// repeated.
     Enroll {
         #[command(flatten)]
         model: ModelArgs,
-        /// Speaker name.
+        /// Speaker name (stored trimmed, in Unicode NFC).
         speaker: String,
         /// Audio files, folders (recursive) or @list files.
         #[arg(required = true)]
