@@ -265,3 +265,54 @@ pub(crate) fn corrupt_centroid(speaker: &str) -> RegistryError {
         "the stored centroid of {speaker:?} is unreadable (database damaged?)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{ModelIdentity, NewEnrollment, Registry};
+
+    /// Own writes keep the built index (updated in place); a write that follows another
+    /// connection's commit drops it, to be rebuilt from the file.
+    #[test]
+    fn own_writes_keep_the_index_and_foreign_commits_drop_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("reg.db");
+        let id = ModelIdentity {
+            model: "m".into(),
+            label: "embedding".into(),
+            dim: 3,
+        };
+        let mut reg = Registry::create(&db, &id).unwrap();
+        let enroll = |reg: &mut Registry, name: &str, v: &[f32]| {
+            reg.enroll(&id, name, &[NewEnrollment::new("x", 1.0, v)])
+                .unwrap();
+        };
+        enroll(&mut reg, "a", &[1.0, 0.0, 0.0]);
+        reg.identify(&id, &[1.0, 0.0, 0.0], 5).unwrap();
+        assert!(reg.index.is_some());
+        enroll(&mut reg, "b", &[0.0, 1.0, 0.0]);
+        enroll(&mut reg, "a", &[0.0, 0.0, 1.0]);
+        reg.remove_speaker("b").unwrap();
+        let (_, index) = reg.index.as_ref().expect("updated in place, not dropped");
+        assert_eq!(index.len(), 1);
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        assert!(index
+            .row(0)
+            .iter()
+            .zip([s, 0.0, s])
+            .all(|(x, y)| (x - y).abs() < 1e-6));
+        let mut other = Registry::open(&db).unwrap();
+        enroll(&mut other, "c", &[0.0, 1.0, 0.0]);
+        enroll(&mut reg, "d", &[0.0, 1.0, 1.0]);
+        assert!(
+            reg.index.is_none(),
+            "kept an index that misses another process's write"
+        );
+        let names: Vec<String> = reg
+            .identify(&id, &[0.0, 1.0, 0.0], 5)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.speaker)
+            .collect();
+        assert_eq!(names, ["c", "d", "a"]);
+    }
+}
