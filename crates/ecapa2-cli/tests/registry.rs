@@ -1,13 +1,12 @@
 //! `ecapa2 registry` end to end on the committed fixtures, including a real process killed in
 //! the middle of an enrollment run.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{assert_stored, root};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const MODEL: &str = "tests/fixtures/tiny/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
@@ -214,12 +213,23 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reg.db");
     assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
-    let inputs: Vec<&str> = [SPEECH, SPEECH2]
+    // Distinct recordings (the last sample of each copy differs): the registry stores the
+    // same audio for a speaker only once, and this test needs a write per file.
+    let copies: Vec<String> = [SPEECH, SPEECH2]
         .iter()
-        .copied()
         .cycle()
-        .take(400)
+        .take(150)
+        .enumerate()
+        .map(|(k, file)| {
+            let mut wav = std::fs::read(root().join(file)).unwrap();
+            let n = wav.len();
+            wav[n - 2..].copy_from_slice(&(k as i16).to_le_bytes());
+            let path = dir.path().join(format!("copy{k}.wav"));
+            std::fs::write(&path, wav).unwrap();
+            path.display().to_string()
+        })
         .collect();
+    let inputs: Vec<&str> = copies.iter().map(String::as_str).collect();
     let mut reported = Vec::new();
     for (round, kill_after) in [1usize, 3, 7, 12].into_iter().enumerate() {
         let mut args = vec!["enroll", "--model", MODEL];
@@ -249,22 +259,7 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
             }
         }
 
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
-        let ids: Vec<i64> = conn
-            .prepare("SELECT id FROM enrollments")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for id in &reported {
-            assert!(ids.contains(id), "committed enrollment #{id} lost");
-        }
-        drop(conn);
+        assert_stored(&db, &reported);
         let reg = ecapa2_registry::Registry::open(&db).unwrap();
         for s in reg.speakers().unwrap() {
             let units: Vec<Vec<f64>> = reg
@@ -288,4 +283,80 @@ fn a_killed_enrollment_leaves_a_consistent_database() {
             }
         }
     }
+}
+
+/// Registry files from the command line: an empty file is initialised, a directory is named
+/// as one, a source with a control character is refused (the other files enrolled), a name
+/// is stored trimmed and in NFC, a repeated file is "already enrolled", and `serve` refuses
+/// a registry made with another model.
+#[test]
+fn files_names_sources_repeats_and_the_services_model_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    std::fs::write(&db, b"").unwrap();
+    let (code, _, err) = run(&db, &["list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("empty file"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "a refused open changed the file"
+    );
+    assert_eq!(run(&db, &["create", "--model", MODEL]).0, 0);
+
+    let (code, _, err) = run(&dir.path().join("sub/"), &["list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is a directory"), "{err}");
+
+    let forged = dir.path().join("a\n7\tmallory\tforged.wav");
+    std::fs::copy(root().join(SPEECH), &forged).unwrap();
+    let forged = forged.to_str().unwrap().to_string();
+    let (code, out, err) = run(
+        &db,
+        &[
+            "enroll",
+            "--model",
+            MODEL,
+            " Ame\u{301}lie ",
+            &forged,
+            SPEECH,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("control characters"), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with("enrolled #") && out.contains("\tAm\u{e9}lie\t"),
+        "{out:?}"
+    );
+    let (code, out, _) = run(&db, &["enroll", "--model", MODEL, "Am\u{e9}lie", SPEECH]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("already enrolled #"), "{out}");
+    let (_, out, _) = run(&db, &["list", "--enrollments"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // The registry holds the tiny model's embeddings; a service of another model refuses it.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
+        .current_dir(root())
+        .args([
+            "--threads",
+            "1",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--model",
+        ])
+        .arg("tests/fixtures/tiny-variant/model.pt")
+        .arg("--db")
+        .arg(&db)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("refusing"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "it started listening"
+    );
 }

@@ -1,73 +1,19 @@
 //! `ecapa2 serve` end to end: the real binary on 127.0.0.1 (an ephemeral port) with the
 //! committed fixture models, driven over HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{root, Server};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 const TINY: &str = "tests/fixtures/tiny/model.pt";
 const SMALL: &str = "tests/fixtures/small/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";
 const SPEECH2: &str = "tests/fixtures/audio/speech2_16k.wav";
 const KEY: &str = "s3cret-key";
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(model: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
-            .current_dir(root())
-            .args([
-                "--threads",
-                "1",
-                "serve",
-                "--model",
-                model,
-                "--addr",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .env("HF_HUB_OFFLINE", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ecapa2 serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, url }
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -435,7 +381,16 @@ fn registry_endpoints_with_auth() {
         body,
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.json()["enrollment_ids"].as_array().unwrap().len(), 2);
+    // The same recording twice is one enrollment: the second says it was not new.
+    let ids = r.json()["enrollment_ids"].clone();
+    assert_eq!(ids.as_array().unwrap().len(), 2);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(r.json()["new"], serde_json::json!([true, false]));
+    // A retried request stores nothing and says so (200, not 201).
+    let r = enroll("alice", SPEECH, Some(KEY));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["new"], serde_json::json!([false]));
+    assert_eq!(r.json()["enrollments"], 1);
     let (ct, body) = multipart(&[("f", SPEECH2), ("g", "tests/fixtures/audio/not_audio.wav")]);
     send(
         "POST",
@@ -456,7 +411,7 @@ fn registry_endpoints_with_auth() {
     assert_eq!(names, ["alice", "bob"]);
     assert!(list["threshold"].is_null());
     let bob = get_key(&format!("{u}/v1/speakers/bob")).json();
-    assert_eq!(bob["enrollments"].as_array().unwrap().len(), 2);
+    assert_eq!(bob["enrollments"].as_array().unwrap().len(), 1);
     get_key(&format!("{u}/v1/speakers/carol")).assert_problem(404, "carol");
 
     // Verify: the score is the cosine of the CLI embeddings; identify ranks bob first.
@@ -478,6 +433,7 @@ fn registry_endpoints_with_auth() {
     post_file_auth(&format!("{u}/v1/identify?top=x"), SPEECH, Some(KEY)).assert_problem(400, "top");
 
     // Removal: an enrollment of another speaker is not found; then the speaker goes.
+    assert_eq!(enroll("bob", SPEECH, Some(KEY)).status, 201);
     let bob_first = bob["enrollments"][0]["id"].as_i64().unwrap();
     send(
         "DELETE",

@@ -5,9 +5,23 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// SQLite failed (I/O, a locked or corrupt database).
+    /// SQLite failed (I/O, a corrupt database).
     #[error("registry database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// Another process held the database's write lock for longer than the busy timeout.
+    #[error(
+        "the registry database is busy: another process held its write lock for longer than \
+         the busy timeout; nothing was written, retry shortly"
+    )]
+    Busy,
+    /// The file or its folder cannot be read or written (permissions, a read-only folder).
+    #[error("{path}: {reason}")]
+    Access {
+        /// The database file.
+        path: String,
+        /// What was refused.
+        reason: String,
+    },
     /// `create` on a file that already holds a registry.
     #[error("{path} already holds a speaker registry")]
     AlreadyExists {
@@ -48,6 +62,14 @@ pub enum RegistryError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An enrollment source that is too long or has control characters.
+    #[error("bad enrollment source {source_start:?}: {reason}")]
+    BadSource {
+        /// The start of the source given.
+        source_start: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// No such speaker.
     #[error("no speaker named {0:?} in the registry")]
     UnknownSpeaker(String),
@@ -63,4 +85,17 @@ pub enum RegistryError {
     /// A threshold that is not a finite number.
     #[error("threshold must be a finite number, got {0}")]
     BadThreshold(f64),
+}
+
+impl From<rusqlite::Error> for RegistryError {
+    /// SQLITE_BUSY after the busy timeout is [`RegistryError::Busy`] (a caller may retry);
+    /// everything else is [`RegistryError::Sqlite`].
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Sqlite(e),
+        }
+    }
 }

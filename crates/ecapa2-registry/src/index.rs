@@ -8,6 +8,7 @@
 //! `docs/DESIGN.md`.
 
 use crate::vector::dot;
+use std::collections::HashMap;
 
 /// One speaker found by `identify`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,8 @@ pub struct Candidate {
 pub(crate) struct CentroidIndex {
     dim: usize,
     names: Vec<String>,
+    /// The row of each name.
+    rows: HashMap<String, usize>,
     /// `names.len() × dim`, each row of unit length.
     matrix: Vec<f32>,
 }
@@ -36,15 +39,37 @@ impl CentroidIndex {
         Self {
             dim,
             names: Vec::new(),
+            rows: HashMap::new(),
             matrix: Vec::new(),
         }
     }
 
-    /// Adds a speaker whose centroid is already of unit length.
-    pub(crate) fn push(&mut self, name: String, unit_centroid: &[f32]) {
+    /// Adds a speaker, or replaces its centroid; `unit_centroid` is of unit length.
+    pub(crate) fn upsert(&mut self, name: String, unit_centroid: &[f32]) {
         debug_assert_eq!(unit_centroid.len(), self.dim);
+        if let Some(&row) = self.rows.get(&name) {
+            self.matrix[row * self.dim..(row + 1) * self.dim].copy_from_slice(unit_centroid);
+            return;
+        }
+        self.rows.insert(name.clone(), self.names.len());
         self.names.push(name);
         self.matrix.extend_from_slice(unit_centroid);
+    }
+
+    /// Removes a speaker (the last row takes its place: order does not matter to search).
+    pub(crate) fn remove(&mut self, name: &str) {
+        let Some(row) = self.rows.remove(name) else {
+            return;
+        };
+        let last = self.names.len() - 1;
+        if row != last {
+            self.matrix
+                .copy_within(last * self.dim..(last + 1) * self.dim, row * self.dim);
+            self.names.swap(row, last);
+            self.rows.insert(self.names[row].clone(), row);
+        }
+        self.names.pop();
+        self.matrix.truncate(last * self.dim);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -99,7 +124,7 @@ mod tests {
                 .collect();
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             let v: Vec<f32> = v.iter().map(|x| x / n).collect();
-            index.push(format!("s{s}"), &v);
+            index.upsert(format!("s{s}"), &v);
             rows.push(v);
         }
         let q = rows[123].clone();

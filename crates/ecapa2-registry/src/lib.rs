@@ -14,6 +14,12 @@
 //! # Ok::<(), ecapa2_registry::RegistryError>(())
 //! ```
 //!
+//! Files: [`Registry::create`] takes a new or empty file; [`Registry::open`] refuses a
+//! missing, empty or foreign file without changing it and migrates older layouts. Writers in
+//! several processes wait for each other (`BEGIN IMMEDIATE`, a 10 s busy timeout, then
+//! [`RegistryError::Busy`]). Speaker names are trimmed and in Unicode NFC; an enrollment of
+//! audio the speaker already has is not stored twice.
+//!
 //! Every enrollment records the model (archive sha256 or hub revision) and the feature label it
 //! was computed with; a registry refuses embeddings from another model or label. Scores are
 //! cosine similarities between the query and the speaker's centroid (the mean of its
@@ -22,15 +28,25 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod digest;
+mod enrollments;
 mod error;
+mod files;
 pub mod index;
+mod names;
 mod registry;
 mod schema;
+mod search;
+mod speakers;
+mod types;
 mod vector;
 
+pub use digest::{audio_digest, ContentDigest};
 pub use error::RegistryError;
 pub use index::Candidate;
-pub use registry::{
-    EnrollmentInfo, ModelIdentity, NewEnrollment, Registry, SpeakerDetail, SpeakerInfo, Threshold,
+pub use names::{check_source, normalize_name, MAX_SOURCE};
+pub use registry::Registry;
+pub use types::{
+    Enrolled, EnrollmentInfo, ModelIdentity, NewEnrollment, SpeakerDetail, SpeakerInfo, Threshold,
     Verification,
 };

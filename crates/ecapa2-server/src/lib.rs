@@ -35,10 +35,35 @@ mod state;
 pub use batcher::BatchConfig;
 pub use state::{Limits, ServiceConfig};
 
-use ecapa2::Ecapa2;
-use ecapa2_registry::Registry;
+use ecapa2::{Ecapa2, LabelSet};
+use ecapa2_registry::{ModelIdentity, Registry, RegistryError};
 use std::future::Future;
 use std::sync::Arc;
+
+/// Why a service cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The registry holds another model's embeddings.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The registry's feature label is not one this model computes, or of another length.
+    #[error(
+        "the registry holds {dim}-value {label:?} embeddings, which this model does not \
+         compute{}", .model_dim.map_or(String::new(), |d| format!(" (its {label:?} has {d} values)"))
+    )]
+    Label {
+        /// The registry's label.
+        label: String,
+        /// The registry's embedding length.
+        dim: usize,
+        /// This model's length for that label, when it knows the label.
+        model_dim: Option<usize>,
+    },
+    /// The engine thread could not be started (out of threads or memory).
+    #[error("cannot start the engine thread: {0}")]
+    Engine(#[source] std::io::Error),
+}
 
 /// The service: a model, its batcher, an optional registry, and the limits in force.
 pub struct Service {
@@ -46,17 +71,33 @@ pub struct Service {
 }
 
 impl Service {
-    /// Prepares the service (starts the engine thread: an error if it cannot be started).
-    /// `model_id` identifies the archive (e.g. `sha256:<hex>`); `registry` enables the
-    /// registry endpoints and must hold this model's embeddings.
+    /// Prepares the service and starts its engine thread. `model_id` identifies the archive
+    /// (e.g. `sha256:<hex>`); `registry` enables the registry endpoints and must hold this
+    /// model's embeddings: a registry made with another model, or with a label this model
+    /// does not compute, is refused, as is a failure to start the engine thread.
     pub fn new(
         model: Arc<Ecapa2>,
         model_id: String,
         registry: Option<Registry>,
         config: ServiceConfig,
-    ) -> std::io::Result<Self> {
+    ) -> Result<Self, StartError> {
+        if let Some(reg) = &registry {
+            let held = reg.identity();
+            reg.check_model(&ModelIdentity {
+                model: model_id.clone(),
+                ..held.clone()
+            })?;
+            let model_dim = held.label.parse::<LabelSet>().ok().map(|l| model.dim(l));
+            if model_dim != Some(held.dim) {
+                return Err(StartError::Label {
+                    label: held.label.clone(),
+                    dim: held.dim,
+                    model_dim,
+                });
+            }
+        }
         Ok(Self {
-            state: state::AppState::new(model, model_id, registry, config)?,
+            state: state::AppState::new(model, model_id, registry, config).map_err(StartError::Engine)?,
         })
     }
 

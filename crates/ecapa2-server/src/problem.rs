@@ -138,7 +138,12 @@ impl From<ecapa2::Error> for Problem {
 }
 
 impl From<RegistryError> for Problem {
+    /// A registry busy past its timeout (another process writing) is 503 with `Retry-After`:
+    /// nothing was written and a retry will do.
     fn from(e: RegistryError) -> Self {
+        if matches!(e, RegistryError::Busy) {
+            return Self::unavailable(e.to_string(), 1);
+        }
         let status = match e {
             RegistryError::UnknownSpeaker(_) | RegistryError::UnknownEnrollment(_) => {
                 StatusCode::NOT_FOUND
@@ -146,9 +151,9 @@ impl From<RegistryError> for Problem {
             RegistryError::BadName { .. }
             | RegistryError::BadThreshold(_)
             | RegistryError::NothingToEnroll => StatusCode::BAD_REQUEST,
-            RegistryError::BadEmbedding(_) | RegistryError::ModelMismatch { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            RegistryError::BadEmbedding(_)
+            | RegistryError::BadSource { .. }
+            | RegistryError::ModelMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

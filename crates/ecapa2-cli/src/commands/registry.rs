@@ -35,11 +35,13 @@ enum Command {
         threshold: Option<f64>,
     },
     /// Enroll a speaker from audio files, folders or @lists: one enrollment per file, each
-    /// committed as it is done (an interrupted run keeps what it printed).
+    /// committed as it is done (an interrupted run keeps what it printed); audio the speaker
+    /// already has is reported `already enrolled` and not stored again, so a run can be
+    /// repeated.
     Enroll {
         #[command(flatten)]
         model: ModelArgs,
-        /// Speaker name.
+        /// Speaker name (stored trimmed, in Unicode NFC).
         speaker: String,
         /// Audio files, folders (recursive) or @list files.
         #[arg(required = true)]
@@ -183,7 +185,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         } => {
             let mut reg = Registry::open(&db)?;
             let (ecapa, identity) = load_for(&reg, &model, options)?;
-            let (embedding, _) = embed_file(&ecapa, &identity, &audio)?;
+            let (embedding, _, _) = embed_file(&ecapa, &identity, &audio)?;
             let v = reg.verify(&identity, &speaker, &embedding)?;
             println!("score\t{:.6}", v.score);
             if v.normalized {
@@ -201,7 +203,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         Command::Identify { model, audio, top } => {
             let mut reg = Registry::open(&db)?;
             let (ecapa, identity) = load_for(&reg, &model, options)?;
-            let (embedding, _) = embed_file(&ecapa, &identity, &audio)?;
+            let (embedding, _, _) = embed_file(&ecapa, &identity, &audio)?;
             for c in reg.identify(&identity, &embedding, top)? {
                 let decision = match c.accepted {
                     Some(true) => "accept",
@@ -236,7 +238,9 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
             let mut failed = 0usize;
             for path in &files {
                 match embed_file(&ecapa, &identity, path) {
-                    Ok((e, seconds)) => embeddings.push((path.display().to_string(), seconds, e)),
+                    Ok((e, seconds, _)) => {
+                        embeddings.push((path.display().to_string(), seconds, e))
+                    }
                     Err(e) => {
                         failed += 1;
                         tracing::error!("{}", crate::error_chain(&e));
@@ -301,8 +305,13 @@ fn load_for(
     Ok((ecapa, identity))
 }
 
-/// One file's feature (channels mixed) and its duration in seconds.
-fn embed_file(model: &Ecapa2, identity: &ModelIdentity, path: &Path) -> Result<(Vec<f32>, f64)> {
+/// One file's feature (channels mixed), its duration in seconds and the digest of its
+/// decoded audio (what makes a repeated enrollment of the file recognisable).
+fn embed_file(
+    model: &Ecapa2,
+    identity: &ModelIdentity,
+    path: &Path,
+) -> Result<(Vec<f32>, f64, ecapa2_registry::ContentDigest)> {
     let opts = EmbedOptions {
         labels: identity.label.parse().map_err(crate::engine_error)?,
         channels: ChannelMode::Mix,
@@ -310,10 +319,11 @@ fn embed_file(model: &Ecapa2, identity: &ModelIdentity, path: &Path) -> Result<(
     };
     let loaded = ecapa2_audio::load(path, &model_source::load_options(model))?;
     let seconds = loaded.len() as f64 / f64::from(model.sample_rate());
+    let digest = ecapa2_registry::audio_digest(&loaded.signals.concat());
     let item = pipeline::embed_loaded(model, path, &loaded, opts)?
         .pop()
         .with_context(|| format!("{}: no audio", path.display()))?;
-    Ok((item.vector, seconds))
+    Ok((item.vector, seconds, digest))
 }
 
 fn enroll(
@@ -323,21 +333,27 @@ fn enroll(
     speaker: &str,
     inputs: &[PathBuf],
 ) -> Result<ExitCode> {
+    // The name as stored (trimmed, NFC), refused before any audio is read.
+    let speaker = &ecapa2_registry::normalize_name(speaker)?;
     let mut reg = Registry::open(db)?;
     let (ecapa, identity) = load_for(&reg, model, options)?;
     let files = inputs::expand(inputs, &[])?;
     let (mut ok, mut failed) = (0usize, 0usize);
     for path in &files {
         let source = path.display().to_string();
-        let result = embed_file(&ecapa, &identity, path).and_then(|(embedding, seconds)| {
-            let item = NewEnrollment::new(&source, seconds, &embedding);
-            Ok(reg.enroll(&identity, speaker, &[item])?)
-        });
+        let result = ecapa2_registry::check_source(&source)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| embed_file(&ecapa, &identity, path))
+            .and_then(|(embedding, seconds, digest)| {
+                let item = NewEnrollment::new(&source, seconds, &embedding).with_digest(digest);
+                Ok(reg.enroll(&identity, speaker, &[item])?)
+            });
         match result {
-            Ok(ids) => {
+            Ok(done) => {
                 ok += 1;
                 // Printed after the commit: every line printed is in the database.
-                println!("enrolled #{}\t{speaker}\t{source}", ids[0]);
+                let already = if done[0].new { "" } else { "already " };
+                println!("{already}enrolled #{}\t{speaker}\t{source}", done[0].id);
             }
             Err(e) => {
                 failed += 1;

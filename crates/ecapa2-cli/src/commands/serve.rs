@@ -140,8 +140,7 @@ pub fn run(args: Args, options: Options) -> Result<ExitCode> {
         model.backend_name(),
         model.threads()
     );
-    let service = Service::new(Arc::new(model), model_id, registry, config)
-        .context("cannot start the engine thread")?;
+    let service = Service::new(Arc::new(model), model_id, registry, config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ecapa2-http")
@@ -202,26 +201,16 @@ fn api_key(args: &Args) -> Result<Option<String>> {
     Ok(Some(key))
 }
 
-/// Opens the registry, creating it for this model if the file does not exist yet.
+/// Opens the registry, creating it for this model if the file is missing or empty (the
+/// service checks that an existing one holds this model's embeddings).
 fn open_registry(db: &PathBuf, model: &Ecapa2, model_id: &str, label: &str) -> Result<Registry> {
-    if db.exists() {
-        let reg = Registry::open(db)?;
-        let identity = ModelIdentity {
-            model: model_id.to_string(),
-            label: reg.identity().label.clone(),
-            dim: reg.identity().dim,
-        };
-        reg.check_model(&identity)?;
-        return Ok(reg);
-    }
     let labels: ecapa2::LabelSet = label.parse().map_err(crate::engine_error)?;
     let identity = ModelIdentity {
         model: model_id.to_string(),
         label: label.to_string(),
         dim: model.dim(labels),
     };
-    tracing::info!("creating registry {}", db.display());
-    Ok(Registry::create(db, &identity)?)
+    Ok(Registry::open_or_create(db, &identity)?)
 }
 
 /// The first SIGTERM or Ctrl-C starts a graceful shutdown; a second one exits at once.

@@ -85,8 +85,11 @@ pub struct SpeakerDetailOut {
 pub struct EnrollResponse {
     /// The speaker.
     pub speaker: String,
-    /// Ids of the new enrollments.
+    /// Ids of the enrollments, one per recording sent.
     pub enrollment_ids: Vec<i64>,
+    /// Per recording: `false` when the speaker already had this audio (a retried request;
+    /// nothing was stored and the id is the earlier enrollment's).
+    pub new: Vec<bool>,
     /// The speaker's enrollments now.
     pub enrollments: usize,
 }
@@ -225,6 +228,7 @@ pub async fn get_speaker(
     security(("api_key" = [])),
     responses(
         (status = 201, description = "Enrolled", body = EnrollResponse),
+        (status = 200, description = "Already enrolled (a retried request): nothing stored", body = EnrollResponse),
         AudioProblems,
         Unauthorized,
         NotFound
@@ -237,6 +241,7 @@ pub async fn enroll(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<EnrollResponse>), Problem> {
+    let speaker = ecapa2_registry::normalize_name(&speaker)?;
     let identity = state.registry_identity()?.clone();
     let labels: LabelSet = identity.label.parse().map_err(Problem::from)?;
     let is_multipart = crate::audio_input::media_type(&headers) == "multipart/form-data";
@@ -249,6 +254,9 @@ pub async fn enroll(
         if files.is_empty() {
             return Err(Problem::bad_request("the form has no files"));
         }
+        for (_, file, _) in &files {
+            ecapa2_registry::check_source(file)?;
+        }
         // Every part decoded and checked before any is embedded: a bad part refuses the
         // request before it costs engine time.
         let mut decoded = Vec::with_capacity(files.len());
@@ -257,33 +265,44 @@ pub async fn enroll(
             decoded.push((file, audio));
         }
         for (file, audio) in decoded {
-            let embedding = state.embed(audio.samples, labels).await?;
-            items.push((file, audio.duration_s, embedding));
+            let (digest, samples) = digest_of(audio.samples).await?;
+            let embedding = state.embed(samples, labels).await?;
+            items.push((file, audio.duration_s, embedding, digest));
         }
     } else {
         let Body(body) =
             <Body as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
         let source = query.source.clone().unwrap_or_else(|| "upload".into());
+        ecapa2_registry::check_source(&source)?;
         let audio = state.audio_from_body(&source, &headers, body).await?;
-        let embedding = state.embed(audio.samples, labels).await?;
-        items.push((source, audio.duration_s, embedding));
+        let (digest, samples) = digest_of(audio.samples).await?;
+        let embedding = state.embed(samples, labels).await?;
+        items.push((source, audio.duration_s, embedding, digest));
     }
     let response = state
         .with_registry(move |reg| {
             let new: Vec<NewEnrollment<'_>> = items
                 .iter()
-                .map(|(source, seconds, e)| NewEnrollment::new(source, *seconds, e))
+                .map(|(source, seconds, e, digest)| {
+                    NewEnrollment::new(source, *seconds, e).with_digest(*digest)
+                })
                 .collect();
-            let ids = reg.enroll(&identity, &speaker, &new)?;
+            let done = reg.enroll(&identity, &speaker, &new)?;
             let enrollments = reg.speaker(&speaker)?.info.enrollments;
             Ok(EnrollResponse {
                 speaker,
-                enrollment_ids: ids,
+                enrollment_ids: done.iter().map(|e| e.id).collect(),
+                new: done.iter().map(|e| e.new).collect(),
                 enrollments,
             })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    let status = if response.new.contains(&true) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(response)))
 }
 
 /// Remove a speaker and all its enrollments.
@@ -448,6 +467,15 @@ pub async fn identify(
             }))
         })
         .await
+}
+
+/// The digest that makes a retried enrollment recognisable, hashed off the async threads.
+async fn digest_of(
+    samples: Vec<f32>,
+) -> Result<(ecapa2_registry::ContentDigest, Vec<f32>), Problem> {
+    tokio::task::spawn_blocking(move || (ecapa2_registry::audio_digest(&samples), samples))
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// The registry's feature of the recording in a verify/identify request.
