@@ -25,9 +25,9 @@ struct Cli {
     /// Worker threads (default: the number of physical cores).
     #[arg(long, global = true, env = THREADS_ENV)]
     threads: Option<usize>,
-    /// Memory one utterance's activations may use, e.g. 2G (default: 80 % of available
-    /// memory). Longer inputs run exactly over time tiles, slower, spilling to --spill-dir when
-    /// even that does not fit.
+    /// Memory budget for activations, shared by the model's concurrent calls, e.g. 2G
+    /// (default: 80 % of the memory available at load). Longer inputs run exactly over time
+    /// tiles, slower, spilling to --spill-dir when even that does not fit.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size, env = MEMORY_ENV)]
     max_memory: Option<usize>,
     /// Directory for long inputs' spill files (default: the system temporary directory).
