@@ -23,15 +23,6 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// A short name for tables, logs and the CLI (`f32`, `bf16`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-            Precision::Bf16x3 => "bf16x3",
-        }
-    }
-
     /// `self`, lowered to what this machine runs (the bf16 modes need AMX-BF16 granted by
     /// the OS).
     pub fn supported(self) -> Self {
@@ -39,11 +30,5 @@ impl Precision {
             Precision::Bf16 | Precision::Bf16x3 if crate::amx::available() => self,
             _ => Precision::F32,
         }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }

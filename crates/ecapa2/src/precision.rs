@@ -3,6 +3,24 @@
 //! Each backend lowers what was asked for to what it runs, once at load, and the model
 //! reports the resolved value.
 
+/// `FromStr` and `Display` of a named enum through its own `parse` and `name`.
+macro_rules! by_name {
+    ($t:ty, $unknown:ident) => {
+        impl std::str::FromStr for $t {
+            type Err = $unknown;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s).ok_or_else(|| $unknown(s.to_string()))
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
 /// The precision of a model's heavy products (3×3 convolutions on the CPU).
 ///
 /// Everything else (front-end, 1-D layers, pooling, BatchNorm, SE) stays fp32 on the CPU
@@ -49,18 +67,7 @@ impl Precision {
     }
 }
 
-impl std::str::FromStr for Precision {
-    type Err = UnknownPrecision;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s).ok_or_else(|| UnknownPrecision(s.to_string()))
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+by_name!(Precision, UnknownPrecision);
 
 /// A precision name that is not one of `f32`, `bf16`, `bf16x3`, `f16`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,18 +100,7 @@ impl Device {
     }
 }
 
-impl std::str::FromStr for Device {
-    type Err = UnknownDevice;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s).ok_or_else(|| UnknownDevice(s.to_string()))
-    }
-}
-
-impl std::fmt::Display for Device {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+by_name!(Device, UnknownDevice);
 
 /// A device name this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
