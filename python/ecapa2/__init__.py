@@ -66,7 +66,9 @@ def _at_least_one(name: str, value: Any) -> Optional[int]:
     return number
 
 
-def _settings(threads: Optional[int], precision: str, max_memory: Optional[int]) -> tuple:
+def _settings(
+    threads: Optional[int], precision: str, max_memory: Optional[int], device: str = "cpu"
+) -> tuple:
     """The loaders' settings, with the environment's defaults where ``None`` is given."""
     threads = _at_least_one("threads", threads)
     max_memory = _at_least_one("max_memory", max_memory)
@@ -74,6 +76,7 @@ def _settings(threads: Optional[int], precision: str, max_memory: Optional[int])
         threads if threads is not None else _env_threads(),
         precision,
         max_memory if max_memory is not None else _env_max_memory(),
+        device,
     )
 
 
@@ -118,19 +121,21 @@ class Ecapa2:
         threads: Optional[int] = None,
         precision: str = "f32",
         max_memory: Optional[int] = None,
+        device: str = "cpu",
     ) -> "Ecapa2":
         """Loads a TorchScript archive such as the official ``ecapa2.pt``.
 
         ``threads``: the model's own worker threads (default ``$ECAPA2_NUM_THREADS``, else the
         physical cores). ``precision``: ``"f32"`` (default), or ``"bf16"``/``"bf16x3"`` on CPUs
-        with AMX-BF16. ``max_memory``: bytes of activations one call may use (default
-        ``$ECAPA2_MAX_MEMORY``, else 80 % of available memory); longer inputs run exactly over
-        time tiles.
+        with AMX-BF16 (``"f16"`` is for GPU backends; the CPU runs it as f32). ``max_memory``:
+        the model's memory budget, bytes of activations its concurrent calls may hold together
+        (default ``$ECAPA2_MAX_MEMORY``, else 80 % of the memory available at load); longer
+        inputs run exactly over time tiles. ``device``: ``"cpu"`` (the only one so far).
         """
         return cls(
             _Model.load(
                 os.fsdecode(path),
-                *_settings(threads, precision, max_memory),
+                *_settings(threads, precision, max_memory, device),
             )
         )
 
@@ -141,6 +146,7 @@ class Ecapa2:
         threads: Optional[int] = None,
         precision: str = "f32",
         max_memory: Optional[int] = None,
+        device: str = "cpu",
     ) -> "Ecapa2":
         """Loads an archive from its bytes (no file needed): ``bytes``, or any buffer such as
         a ``memoryview`` or a numpy ``uint8`` array. ``bytes`` and read-only 1-D ``uint8``
@@ -153,7 +159,7 @@ class Ecapa2:
         return cls(
             _Model.from_bytes(
                 data,
-                *_settings(threads, precision, max_memory),
+                *_settings(threads, precision, max_memory, device),
             )
         )
 
@@ -164,6 +170,7 @@ class Ecapa2:
         threads: Optional[int] = None,
         precision: str = "f32",
         max_memory: Optional[int] = None,
+        device: str = "cpu",
     ) -> "Ecapa2":
         """Fetches the official ``ecapa2.pt`` (hub repo ``Jenthe/ECAPA2``) into the cache
         shared with ``huggingface_hub`` (``HF_HOME``, ``HF_HUB_CACHE``, ``HF_ENDPOINT``,
@@ -171,7 +178,7 @@ class Ecapa2:
         return cls(
             _Model.from_hub(
                 revision,
-                *_settings(threads, precision, max_memory),
+                *_settings(threads, precision, max_memory, device),
             )
         )
 
@@ -232,6 +239,11 @@ class Ecapa2:
     def precision(self) -> str:
         """The precision the convolutions run in."""
         return self._model.precision
+
+    @property
+    def device(self) -> str:
+        """The device the model runs on."""
+        return self._model.device
 
     @property
     def backend(self) -> str:

@@ -99,7 +99,11 @@ def test_attributes():
     assert model.min_samples == 321
     assert model.threads == 1
     assert model.precision == "f32"
+    assert model.device == "cpu"
     assert "winograd" in model.backend
+    # f16 is the GPU backends' mode: the CPU runs (and reports) f32.
+    half = ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=1, precision="f16", device="cpu")
+    assert (half.precision, half.device) == ("f32", "cpu")
     assert model.dim("gfe_1|pool") == 2 * 128 + 2 * 192
 
 
@@ -140,6 +144,8 @@ def test_errors():
             ecapa2.Ecapa2.load(FIXTURES / "broken" / broken)
     with pytest.raises(ValueError, match="precision"):
         ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", precision="f8")
+    with pytest.raises(ValueError, match="device"):
+        ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", device="tpu")
     for threads in (0, -1, 1.5, "2"):
         with pytest.raises(ValueError, match="threads"):
             ecapa2.Ecapa2.load(FIXTURES / "tiny" / "model.pt", threads=threads)

@@ -25,9 +25,9 @@ struct Cli {
     /// Worker threads (default: the number of physical cores).
     #[arg(long, global = true, env = THREADS_ENV)]
     threads: Option<usize>,
-    /// Memory one utterance's activations may use, e.g. 2G (default: 80 % of available
-    /// memory). Longer inputs run exactly over time tiles, slower, spilling to --spill-dir when
-    /// even that does not fit.
+    /// Memory budget for activations, shared by the model's concurrent calls, e.g. 2G
+    /// (default: 80 % of the memory available at load). Longer inputs run exactly over time
+    /// tiles, slower, spilling to --spill-dir when even that does not fit.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size, env = MEMORY_ENV)]
     max_memory: Option<usize>,
     /// Directory for long inputs' spill files (default: the system temporary directory).
@@ -38,6 +38,9 @@ struct Cli {
     /// they run f32, with a warning. See docs/BENCHMARKS.md for their measured accuracy.
     #[arg(long, global = true, value_name = "P", default_value = "f32", value_parser = parse_precision)]
     precision: ecapa2::Precision,
+    /// Device to run on: cpu (the default and, in this build, the only one).
+    #[arg(long, global = true, value_name = "D", default_value = "cpu", value_parser = parse_device)]
+    device: ecapa2::Device,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -56,6 +59,10 @@ const MEMORY_ENV: &str = "ECAPA2_MAX_MEMORY";
 fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
     s.parse()
         .map_err(|e: ecapa2::UnknownPrecision| e.to_string())
+}
+
+fn parse_device(s: &str) -> Result<ecapa2::Device, String> {
+    s.parse().map_err(|e: ecapa2::UnknownDevice| e.to_string())
 }
 
 pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
@@ -139,7 +146,9 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     // Values flow one way: flags (or their environment variables) → Options → the model.
-    let mut options = ecapa2::Options::new().precision(cli.precision);
+    let mut options = ecapa2::Options::new()
+        .device(cli.device)
+        .precision(cli.precision);
     if let Some(t) = cli.threads.filter(|&t| t > 0) {
         options = options.threads(t);
     }

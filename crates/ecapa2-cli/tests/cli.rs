@@ -57,7 +57,7 @@ fn memory_limit_too_small_is_a_clear_error() {
 fn precision_flag_is_checked_and_lowered_with_a_warning() {
     let (code, _, err) = ecapa2(&["--precision", "fp8", "embed", "--model", MODEL, SPEECH]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("expected f32, bf16 or bf16x3"), "{err}");
+    assert!(err.contains("expected f32, bf16, bf16x3 or f16"), "{err}");
     // The tiny fixture's convolutions are too narrow for Winograd, so bf16 cannot apply on any
     // CPU: the output is the fp32 one, bit for bit, and stderr says why.
     let (code, fp32, err) = ecapa2(&["embed", "--model", MODEL, SPEECH]);
@@ -66,6 +66,23 @@ fn precision_flag_is_checked_and_lowered_with_a_warning() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(bf16, fp32);
     assert!(err.contains("precision bf16 asked for, f32 used"), "{err}");
+    // f16 is for GPU backends: the CPU runs f32 and says so; --device names the device.
+    let (code, f16, err) = ecapa2(&[
+        "--precision",
+        "f16",
+        "--device",
+        "cpu",
+        "embed",
+        "--model",
+        MODEL,
+        SPEECH,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(f16, fp32);
+    assert!(err.contains("precision f16 asked for, f32 used"), "{err}");
+    let (code, _, err) = ecapa2(&["--device", "tpu", "embed", "--model", MODEL, SPEECH]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown device"), "{err}");
 }
 
 #[test]

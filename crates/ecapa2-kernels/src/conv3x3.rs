@@ -554,7 +554,7 @@ mod tests {
             let want = if on_tiles { precision } else { Precision::F32 };
             assert_eq!(probe.precision(), want, "cin {cin} cout {cout}");
             let (l2, abs) = errors(cin, cout, h, w, s, algorithm, precision);
-            let line = format!("{precision} ran as {want}: cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}");
+            let line = format!("{precision:?} ran as {want:?}: cin {cin} cout {cout} {h}x{w} s{s}: rel L2 {l2:.2e}, max {abs:.2e}");
             eprintln!("{line}");
             let (max_l2, max_abs) = if on_tiles {
                 (tile_l2, tile_abs)

@@ -28,4 +28,4 @@ pub use conv3x3::{Algorithm, Conv3x3};
 pub use cpu::SimdLevel;
 pub use epilogue::Epilogue;
 pub use pointwise::Pointwise;
-pub use precision::{Precision, UnknownPrecision};
+pub use precision::Precision;

@@ -1,6 +1,7 @@
 //! Arithmetic precision of the heavy convolutions.
 
-/// The precision the 3×3 convolutions of the local feature extractor compute in.
+/// The precision the 3×3 convolution kernels compute in (the kernels' own view: the engine's
+/// public, parseable `ecapa2::Precision` maps onto it).
 ///
 /// Everything else (front-end, 1-D layers, pooling, BatchNorm, SE) stays fp32 whatever is
 /// asked for.
@@ -22,25 +23,6 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// A short name for tables, logs and the CLI (`f32`, `bf16`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-            Precision::Bf16x3 => "bf16x3",
-        }
-    }
-
-    /// Parses `f32`/`fp32`, `bf16` or `bf16x3` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "f32" | "fp32" | "float32" => Some(Precision::F32),
-            "bf16" | "bfloat16" => Some(Precision::Bf16),
-            "bf16x3" => Some(Precision::Bf16x3),
-            _ => None,
-        }
-    }
-
     /// `self`, lowered to what this machine runs (the bf16 modes need AMX-BF16 granted by
     /// the OS).
     pub fn supported(self) -> Self {
@@ -48,34 +30,5 @@ impl Precision {
             Precision::Bf16 | Precision::Bf16x3 if crate::amx::available() => self,
             _ => Precision::F32,
         }
-    }
-}
-
-impl std::str::FromStr for Precision {
-    type Err = UnknownPrecision;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s).ok_or_else(|| UnknownPrecision(s.to_string()))
-    }
-}
-
-/// A precision name that is not one of `f32`, `bf16`, `bf16x3`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownPrecision(pub String);
-
-impl std::fmt::Display for UnknownPrecision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "unknown precision {:?}: expected f32, bf16 or bf16x3",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownPrecision {}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }

@@ -6,7 +6,7 @@
 // One `unsafe` block, in `InPlace`: reading a read-only numpy array in place.
 #![deny(unsafe_code)]
 
-use ecapa2::{Ecapa2, LabelSet, Options, Precision};
+use ecapa2::{Device, Ecapa2, LabelSet, Options, Precision};
 use ecapa2_audio::{AudioError, LoadOptions};
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -72,11 +72,15 @@ fn options(
     threads: Option<usize>,
     precision: &str,
     max_memory: Option<usize>,
+    device: &str,
 ) -> PyResult<Options> {
     let precision: Precision = precision
         .parse()
         .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
-    let mut o = Options::new().precision(precision);
+    let device: Device = device
+        .parse()
+        .map_err(|e: ecapa2::UnknownDevice| PyValueError::new_err(e.to_string()))?;
+    let mut o = Options::new().device(device).precision(precision);
     if let Some(t) = threads {
         if t == 0 {
             return Err(PyValueError::new_err("threads must be at least 1"));
@@ -200,15 +204,16 @@ fn rows_to_array<'py>(
 impl Model {
     /// Loads a TorchScript archive.
     #[staticmethod]
-    #[pyo3(signature = (path, threads=None, precision="f32", max_memory=None))]
+    #[pyo3(signature = (path, threads=None, precision="f32", max_memory=None, device="cpu"))]
     fn load(
         py: Python<'_>,
         path: PathBuf,
         threads: Option<usize>,
         precision: &str,
         max_memory: Option<usize>,
+        device: &str,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory)?;
+        let options = options(threads, precision, max_memory, device)?;
         if !path.exists() {
             return Err(PyFileNotFoundError::new_err(format!(
                 "{}: no such file",
@@ -224,15 +229,16 @@ impl Model {
     /// Loads an archive from `bytes` or a 1-D numpy `uint8` array, read in place when the
     /// array is read-only and contiguous (copied otherwise).
     #[staticmethod]
-    #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None))]
+    #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None, device="cpu"))]
     fn from_bytes(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         threads: Option<usize>,
         precision: &str,
         max_memory: Option<usize>,
+        device: &str,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory)?;
+        let options = options(threads, precision, max_memory, device)?;
         let inner = if data.is_instance_of::<PyBytes>() {
             // Bytes are immutable: read in place with the GIL released.
             let held = Held(data.extract()?);
@@ -259,15 +265,16 @@ impl Model {
 
     /// Fetches the official archive into the Hugging Face cache and loads it.
     #[staticmethod]
-    #[pyo3(signature = (revision=None, threads=None, precision="f32", max_memory=None))]
+    #[pyo3(signature = (revision=None, threads=None, precision="f32", max_memory=None, device="cpu"))]
     fn from_hub(
         py: Python<'_>,
         revision: Option<String>,
         threads: Option<usize>,
         precision: &str,
         max_memory: Option<usize>,
+        device: &str,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory)?;
+        let options = options(threads, precision, max_memory, device)?;
         let hub = ecapa2_hub::HubConfig::from_env();
         let inner = py
             .detach(|| Ecapa2::from_hub_with(&hub, revision.as_deref(), options))
@@ -392,10 +399,16 @@ impl Model {
         self.inner.threads()
     }
 
-    /// The precision the convolutions run in.
+    /// The precision the heavy products run in (as resolved at load).
     #[getter]
     fn precision(&self) -> String {
         self.inner.precision().to_string()
+    }
+
+    /// The device the model runs on (as resolved at load).
+    #[getter]
+    fn device(&self) -> String {
+        self.inner.device().to_string()
     }
 
     /// The backend and kernel paths, e.g. `cpu (2 threads; direct, winograd-avx512)`.

@@ -123,6 +123,15 @@ pub enum Error {
         /// The reason.
         message: String,
     },
+    /// A device failed while running the network (out of device memory, a failed kernel
+    /// launch): the call is abandoned, the model stays usable.
+    #[error("{device} backend: {message}")]
+    Device {
+        /// The device (`cpu`, …).
+        device: String,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// Shorthand for results with [`Error`].

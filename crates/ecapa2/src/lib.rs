@@ -33,9 +33,9 @@ mod labels;
 mod model;
 mod network;
 mod options;
+mod precision;
 mod stats;
 
-pub use ecapa2_kernels::{Precision, UnknownPrecision};
 pub use error::{Error, Result};
 pub use features::Features;
 pub use labels::{Label, LabelSet};
@@ -43,6 +43,7 @@ pub use model::Ecapa2;
 pub use options::{parse_size, Options};
 #[doc(hidden)]
 pub use options::{Execution, TilePlan};
+pub use precision::{Device, Precision, UnknownDevice, UnknownPrecision};
 
 /// Sample rate the network expects.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -1,47 +1,36 @@
 //! The public model: load an archive, then `embed` or extract `features`, like the original
 //! `torch.jit.load('ecapa2.pt')(audio, label=...)`.
 
-use crate::backend::cpu::{plan, Cpu, Execution};
-use crate::backend::Backend;
+use crate::backend::{self, Engine, Execution, SpecRow};
 use crate::binding::{self, Bound};
 use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::frontend::{Spectrogram, SpectrogramConfig};
 use crate::labels::{Label, LabelSet};
-use crate::network::{Network, Shape};
+use crate::network::Shape;
 use crate::options::Options;
-use crate::Precision;
+use crate::{Device, Precision};
 use ecapa2_archive::TorchScript;
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
-
-/// The backends a model can run on. Each variant holds the backend (its context: threads,
-/// buffers, precision) and the network prepared on it; a CUDA backend becomes one more
-/// variant, with the same network code.
-enum Engine {
-    Cpu { backend: Cpu, network: Network<Cpu> },
-}
+use std::path::Path;
 
 /// An ECAPA2 model: immutable once loaded, `Send + Sync`, callable from many threads at once
 /// (the calls share the model's thread pool; each gives exactly its sequential result).
 pub struct Ecapa2 {
     spectrogram: Spectrogram,
-    engine: Engine,
-    shape: Shape,
+    /// The device with the network prepared on it, and everything about scheduling on it.
+    engine: Box<dyn Engine>,
     report: Vec<String>,
     unused: Vec<String>,
     min_samples: usize,
-    max_memory: Option<usize>,
-    spill_dir: Option<PathBuf>,
-    execution: Execution,
 }
 
 impl std::fmt::Debug for Ecapa2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ecapa2")
             .field("spectrogram", self.spectrogram.config())
-            .field("blocks", &self.shape.blocks.len())
-            .field("embedding_dim", &self.shape.embedding)
+            .field("blocks", &self.shape().blocks.len())
+            .field("embedding_dim", &self.shape().embedding)
             .field("backend", &self.backend_name())
             .finish()
     }
@@ -119,35 +108,15 @@ impl Ecapa2 {
             report,
             unused,
         } = binding::bind(archive)?;
-        let backend = Cpu::new(options.resolved_threads(), options.precision)?;
-        // Weight preparation (Winograd packing) runs on the backend's own pool.
-        let prepared = backend.install(|| Network::new(&backend, &network))?;
+        let engine = backend::engine(&network, spectrogram.bins(), &options)?;
         drop(network);
-        let shape = prepared.shape();
-        let precision = conv_precision(&prepared);
-        if precision != backend.precision() {
-            // The backend already warned when the CPU lacks the tiles; here the CPU has them but
-            // no layer is wide enough to use them (the tiny test archives).
-            tracing::warn!(
-                "precision {} asked for, {precision} used: no 3×3 convolution of this model is wide enough for the Winograd products",
-                backend.precision()
-            );
-        }
-        tracing::debug!(threads = backend.threads(), %precision, "model bound");
-        let min_samples = min_samples(&spectrogram, shape.min_frames);
+        let min_samples = min_samples(&spectrogram, engine.shape().min_frames);
         Ok(Self {
             spectrogram: Spectrogram::new(spectrogram)?,
-            engine: Engine::Cpu {
-                backend,
-                network: prepared,
-            },
-            shape,
+            engine,
             report,
             unused,
             min_samples,
-            max_memory: options.max_memory,
-            spill_dir: options.spill_dir,
-            execution: options.execution,
         })
     }
 
@@ -159,69 +128,53 @@ impl Ecapa2 {
     /// Hierarchical features of one utterance for `labels` (`"gfe_1|pool".parse()?`), in
     /// network order whatever order they were given in, exactly as the original `label=`.
     pub fn features(&self, audio: &[f32], labels: LabelSet) -> Result<Features> {
-        let execution = self.check(audio)?;
-        let (spec, frames) = self.spectrogram.forward(audio)?;
-        let row = self.run(spec, frames, labels, &execution)?;
-        Ok(self.wrap(labels, row))
+        self.check(audio)?;
+        let spec = self.spectrogram.forward(audio)?;
+        let rows = self.engine.run(vec![spec], labels).map_err(|e| match e {
+            // A batch of one: the error is the utterance's own.
+            Error::InBatch { source, .. } => *source,
+            e => e,
+        })?;
+        Ok(self.wrap(labels, rows.into_iter().flatten().collect()))
     }
 
-    /// Features of several utterances of any lengths; row `i` equals what
-    /// [`Ecapa2::features`] returns for utterance `i` alone (no padding effects). An unusable
-    /// utterance refuses the batch before any work ([`Error::InBatch`] names the row).
+    /// Features of several utterances of any lengths, run as one batch on the device; row `i`
+    /// equals what [`Ecapa2::features`] returns for utterance `i` alone (no padding effects).
+    /// An unusable utterance refuses the batch before any work ([`Error::InBatch`] names the
+    /// row).
     pub fn features_batch(&self, batch: &[&[f32]], labels: LabelSet) -> Result<Features> {
-        let executions = batch
-            .iter()
-            .enumerate()
-            .map(|(row, a)| {
-                self.check(a).map_err(|e| Error::InBatch {
-                    row,
-                    source: Box::new(e),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // The front-end is cheap and independent per utterance; the network spreads each
-        // utterance over the pool itself.
-        let specs = self.install(|| {
-            batch
-                .par_iter()
-                .map(|a| self.spectrogram.forward(a))
-                .collect::<Result<Vec<_>>>()
-        })?;
-        let mut data = Vec::with_capacity(batch.len() * self.shape.dims(labels));
-        for ((spec, frames), execution) in specs.into_iter().zip(&executions) {
-            data.extend(self.run(spec, frames, labels, execution)?);
+        for (row, a) in batch.iter().enumerate() {
+            self.check(a).map_err(|e| Error::InBatch {
+                row,
+                source: Box::new(e),
+            })?;
         }
-        Ok(self.wrap(labels, data))
+        // The front-end is cheap and independent per utterance.
+        let mut specs: Option<Result<Vec<SpecRow>>> = None;
+        self.engine.install(&mut || {
+            specs = Some(
+                batch
+                    .par_iter()
+                    .map(|a| self.spectrogram.forward(a))
+                    .collect(),
+            );
+        });
+        let specs = specs.unwrap_or_else(|| Ok(Vec::new()))?;
+        let rows = self.engine.run(specs, labels)?;
+        Ok(self.wrap(labels, rows.into_iter().flatten().collect()))
     }
 
     fn wrap(&self, labels: LabelSet, data: Vec<f32>) -> Features {
-        Features::new(labels, |l| self.shape.dim(l), data)
+        Features::new(labels, |l| self.shape().dim(l), data)
     }
 
-    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.engine {
-            Engine::Cpu { backend, .. } => backend.install(f),
-        }
-    }
-
-    fn run(
-        &self,
-        spec: Vec<f32>,
-        frames: usize,
-        labels: LabelSet,
-        execution: &Execution,
-    ) -> Result<Vec<f32>> {
-        let bins = self.spectrogram.config().bins();
-        match &self.engine {
-            Engine::Cpu { backend, network } => {
-                backend.run(network, spec, bins, frames, labels, execution)
-            }
-        }
+    fn shape(&self) -> &Shape {
+        self.engine.shape()
     }
 
     /// Width of the output for `labels`.
     pub fn dim(&self, labels: LabelSet) -> usize {
-        self.shape.dims(labels)
+        self.shape().dims(labels)
     }
 
     /// Shortest accepted input, in samples: the front-end's reflect padding and the GFE's
@@ -241,31 +194,21 @@ impl Ecapa2 {
         self.spectrogram.config()
     }
 
-    /// The precision the 3×3 convolutions run in: what the options asked for, lowered once at
-    /// load to what this machine offers.
+    /// The precision the heavy products run in: what the options asked for, lowered once at
+    /// load to what the device offers.
     pub fn precision(&self) -> Precision {
-        match &self.engine {
-            Engine::Cpu { network, .. } => conv_precision(network),
-        }
+        self.engine.precision()
     }
 
-    /// Which backend runs the model and its kernel path (`cpu avx512`, …), for logs and
-    /// benchmark tables.
+    /// The device the model runs on, as resolved at load.
+    pub fn device(&self) -> Device {
+        self.engine.device()
+    }
+
+    /// Which backend runs the model and its kernel path (`cpu (2 threads; winograd avx512)`,
+    /// …), for logs and benchmark tables.
     pub fn backend_name(&self) -> String {
-        match &self.engine {
-            Engine::Cpu { backend, network } => {
-                let paths: std::collections::BTreeSet<String> = network
-                    .blocks
-                    .iter()
-                    .flat_map(|b| b.convs.iter().map(|c| c.algorithm().name()))
-                    .collect();
-                format!(
-                    "cpu ({} threads; {})",
-                    backend.threads(),
-                    paths.into_iter().collect::<Vec<_>>().join(", ")
-                )
-            }
-        }
+        self.engine.name()
     }
 
     /// One line per bound layer, then notes (assumed defaults, unused tensors).
@@ -280,32 +223,20 @@ impl Ecapa2 {
 
     /// Worker threads in use.
     pub fn threads(&self) -> usize {
-        match &self.engine {
-            Engine::Cpu { backend, .. } => backend.threads(),
-        }
+        self.engine.threads()
     }
 
-    /// The execution [`Execution::Auto`] picks for `samples` samples (tests, benchmarks).
+    /// The execution [`Execution::Auto`] picks for `samples` samples against the model's
+    /// whole memory budget (tests, benchmarks).
     #[doc(hidden)]
     pub fn plan(&self, samples: usize) -> Result<Execution> {
-        let cfg = self.spectrogram.config();
-        let frames = cfg.frames(samples).unwrap_or(0);
-        plan::plan(
-            &self.shape,
-            cfg.bins(),
-            frames,
-            self.max_memory,
-            self.spill_dir.as_ref(),
-        )
-        .map_err(|r| Error::TooLong {
-            seconds: samples as f64 / crate::SAMPLE_RATE as f64,
-            needed_gb: plan::gb(r.needed),
-            limit_gb: plan::gb(r.limit),
-        })
+        let frames = self.spectrogram.config().frames(samples).unwrap_or(0);
+        self.engine
+            .plan(frames, samples as f64 / crate::SAMPLE_RATE as f64)
     }
 
-    /// Validates the audio and picks how to run it.
-    fn check(&self, audio: &[f32]) -> Result<Execution> {
+    /// Validates the audio, and refuses an input that can never fit the memory budget.
+    fn check(&self, audio: &[f32]) -> Result<()> {
         let min = self.min_samples;
         if audio.len() < min {
             return Err(Error::AudioTooShort {
@@ -327,29 +258,15 @@ impl Ecapa2 {
                 Error::NonFinite { index, value }
             });
         }
-        if self.execution != Execution::Auto {
-            return Ok(self.execution.clone());
-        }
-        self.plan(audio.len())
+        self.plan(audio.len()).map(drop)
     }
 }
 
 impl Label {
     /// The width of this label's features in `model`.
     pub fn dim(self, model: &Ecapa2) -> usize {
-        model.shape.dim(self)
+        model.shape().dim(self)
     }
-}
-
-/// The precision the 3×3 convolutions actually compute in: reduced only where a layer runs
-/// Winograd on the tiles the backend granted.
-fn conv_precision(network: &Network<Cpu>) -> Precision {
-    network
-        .blocks
-        .iter()
-        .flat_map(|b| b.convs.iter().map(|c| c.precision()))
-        .find(|&p| p != Precision::F32)
-        .unwrap_or(Precision::F32)
 }
 
 /// Shortest input whose framing gives at least `min_frames` frames.

@@ -1,14 +1,15 @@
-//! How a model runs: threads, precision, memory limit, spill directory — values given to
+//! How a model runs: device, threads, precision, memory budget, spill directory — values given to
 //! [`crate::Ecapa2::load_with`], never read from the environment by the library (the CLI and
 //! the Python package read `ECAPA2_*` variables and pass values down).
 
-pub use crate::backend::cpu::plan::{Execution, TilePlan};
-use crate::Precision;
+pub use crate::backend::{Execution, TilePlan};
+use crate::{Device, Precision};
 use std::path::PathBuf;
 
 /// Options for loading a model (a builder: `Options::new().threads(2).precision(...)`).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub(crate) device: Device,
     pub(crate) threads: Option<usize>,
     pub(crate) precision: Precision,
     pub(crate) max_memory: Option<usize>,
@@ -17,10 +18,17 @@ pub struct Options {
 }
 
 impl Options {
-    /// The defaults: one worker per physical core, fp32, a memory limit of 80 % of the memory
-    /// available at the time of each long call, spill files in the system temporary directory.
+    /// The defaults: the CPU, one worker per physical core, fp32, a memory budget of 80 % of
+    /// the memory available when the model loads, spill files in the system temporary
+    /// directory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The device to run on (default [`Device::Cpu`]); [`crate::Ecapa2::device`] reports it.
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
     }
 
     /// Worker threads of the model's own pool (at least 1; default: physical cores).
@@ -29,17 +37,19 @@ impl Options {
         self
     }
 
-    /// Precision of the 3×3 convolutions (default fp32). The bf16 modes need AMX-BF16; where
-    /// the CPU lacks it the model runs fp32, says so once in a warning, and
-    /// [`crate::Ecapa2::precision`] reports what runs.
+    /// Precision of the heavy products (default fp32; on the CPU, the 3×3 convolutions). The
+    /// bf16 modes need AMX-BF16 and `f16` a GPU backend; where the device lacks them the model
+    /// runs fp32, says so once in a warning, and [`crate::Ecapa2::precision`] reports what
+    /// runs.
     pub fn precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
         self
     }
 
-    /// Bytes of activations one utterance may use (weights not included). Longer inputs run
-    /// exactly over time tiles; an input that cannot fit even then is refused
-    /// ([`crate::Error::TooLong`]).
+    /// The model's memory budget: bytes of activations all its concurrent calls may hold
+    /// together (weights not included). A call waits while others hold too much; an input
+    /// whose activations exceed the budget runs exactly over time tiles; one that cannot fit
+    /// even then is refused ([`crate::Error::TooLong`]).
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = Some(bytes);
         self

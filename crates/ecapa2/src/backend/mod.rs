@@ -1,26 +1,39 @@
 //! The backend seam: what a device must provide to run the network.
 //!
-//! The network ([`crate::network`]) is written once, against this trait: it holds each layer's
+//! The network ([`crate::network`]) is written once, against [`Backend`]: it holds each layer's
 //! weights as the backend prepared them and calls the backend for every operation that touches
 //! activations. A backend owns everything about *where and how* the work runs: its device
-//! memory and buffers, its threads and scratch, its kernels, the precision they compute in,
-//! and how an utterance is scheduled (whole, or over time tiles when memory is short).
+//! memory and buffers, its threads and scratch, its kernels, the precision they compute in.
 //!
-//! [`cpu::Cpu`] is today's implementation (Winograd / direct / im2col kernels on a rayon pool
-//! the backend owns). A CUDA backend implements the same trait: its `Map` lives in device
-//! memory, its prepared layers hold fp16 weights, and the network code above stays as is.
+//! **A batch.** A [`Backend::Map`] holds a batch of utterances ("rows"), each with its own
+//! frame count: `(channels, height, frames_r)` for row `r`. A device may store it padded to the
+//! longest row with a mask; every op that reduces over time (SE squeezes, mean/variance, the
+//! attentive softmax and statistics) must use each row's own frames only, so a row gives
+//! exactly what it gives alone. Per-utterance vectors (statistics, the attention context, the
+//! embedding) are maps with one frame per row, and stay on the device.
 //!
-//! Small per-utterance vectors (squeeze-excitation sums and gates, pooled statistics) cross
-//! the seam as host `Vec`s: they are a few hundred values, and the SE bottleneck MLPs that turn
-//! sums into gates are host code shared by every backend.
+//! **Fallible.** Every op returns [`Result`]: a device failure is an [`crate::Error`], never a
+//! panic. **One synchronisation.** Nothing returns to the host inside a forward: the network
+//! ends with one [`Backend::download`] of the requested features.
+//!
+//! Above the seam, an [`Engine`] is what the model holds: a backend with the network prepared
+//! on it, and everything about scheduling a call on that device (memory budget, whole vs tiled,
+//! thread pool, kernel report). [`cpu`] is today's implementation.
 
+#[cfg(test)]
+mod counting;
 pub(crate) mod cpu;
+mod execution;
 
 use crate::error::Result;
-use crate::network::layers::BatchNorm;
-use crate::network::weights::{ConvWeights, DilatedWeights};
-use crate::Precision;
-use std::ops::Range;
+use crate::labels::LabelSet;
+use crate::network::layers::{BatchNorm, Linear};
+use crate::network::se::SeGate;
+use crate::network::weights::{ConvWeights, DilatedWeights, NetworkWeights};
+use crate::network::Shape;
+use crate::options::Options;
+use crate::{Device, Precision};
+pub use execution::{Execution, TilePlan};
 
 /// Which axis a squeeze-excitation squeezes to in a `(channels, rows, frames)` map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +44,9 @@ pub(crate) enum Axis {
     Row,
 }
 
-/// The operations the network needs from a device. Activations are `Map`s of one utterance,
-/// shaped `(channels, rows, frames)`; 1-D maps (after the LFE) have one row per channel.
+/// The operations the network needs from a device, on batches (see the module docs).
 pub(crate) trait Backend: Send + Sync + Sized {
-    /// One utterance's activation on this backend.
+    /// A batch of activations on this backend.
     type Map: Send;
     /// A 3×3 convolution fused with its ReLU and folded BatchNorm, ready to run.
     type Conv3x3: Send + Sync;
@@ -42,6 +54,10 @@ pub(crate) trait Backend: Send + Sync + Sized {
     type Pointwise: Send + Sync;
     /// A 1-D dilated convolution with reflect padding (Res2Net branches), ready to run.
     type Dilated: Send + Sync;
+    /// A squeeze-excitation layer (squeeze, bottleneck MLP, gate, residual), ready to run.
+    type Se: Send + Sync;
+    /// A dense layer on per-row vectors (the attention context, the embedding), ready to run.
+    type Linear: Send + Sync;
 
     /// The precision this backend's heavy products compute in, resolved once when the backend
     /// was made (what was asked for, or what the device offers).
@@ -56,44 +72,95 @@ pub(crate) trait Backend: Send + Sync + Sized {
         -> Result<Self::Pointwise>;
     /// A dilated Conv1d with reflect padding.
     fn prepare_dilated(&self, w: &DilatedWeights) -> Result<Self::Dilated>;
+    /// An SE layer squeezing to `axis` with bottleneck `mlp` ([`SeGate::gate`] is the shared
+    /// host implementation of the MLP).
+    fn prepare_se(&self, mlp: &SeGate, axis: Axis) -> Result<Self::Se>;
+    /// A dense layer on vectors.
+    fn prepare_linear(&self, w: &Linear) -> Result<Self::Linear>;
 
     // ---- data ----
 
-    /// A `(channels, rows, frames)` map from host data.
-    fn upload(&self, data: Vec<f32>, channels: usize, rows: usize, frames: usize) -> Self::Map;
-    /// `(channels, rows, frames)` of a map.
-    fn shape(&self, x: &Self::Map) -> (usize, usize, usize);
-    /// Hands a map back for reuse.
+    /// A batch from host rows, each `channels · height · frames_r` values (row-major).
+    fn upload(&self, rows: Vec<Vec<f32>>, channels: usize, height: usize) -> Result<Self::Map>;
+    /// Hands a batch back for reuse.
     fn release(&self, x: Self::Map);
+    /// The one synchronisation of a forward: per row, the 1-frame `parts` concatenated in order.
+    fn download(&self, parts: Vec<Self::Map>) -> Result<Vec<Vec<f32>>>;
 
-    // ---- operations ----
+    // ---- operations (each row independently; reductions over each row's own frames) ----
 
     /// `conv(x)` for a prepared 3×3 layer.
-    fn conv3x3(&self, layer: &Self::Conv3x3, x: &Self::Map) -> Self::Map;
+    fn conv3x3(&self, layer: &Self::Conv3x3, x: &Self::Map) -> Result<Self::Map>;
     /// The 1×1 projection with stride `(stride, 1)` of a `(c, h, w)` map.
-    fn project(&self, layer: &Self::Pointwise, x: &Self::Map, stride: usize) -> Self::Map;
-    /// A 1×1 Conv1d over the flattened `(channels·rows, frames)` map; output has one row.
-    fn pointwise(&self, layer: &Self::Pointwise, x: &Self::Map) -> Self::Map;
-    /// `x ← relu(x + bias) · scale + shift` per channel (bias and BN optional), in place.
-    fn activate(&self, x: &mut Self::Map, bias: Option<&[f32]>, bn: Option<&BatchNorm>);
-    /// f64 sums of `x` over the squeezed axes, counting only the frames `cols`.
-    fn squeeze_sums(&self, x: &Self::Map, axis: Axis, cols: Range<usize>) -> Vec<f64>;
-    /// `x ← x · gate (+ residual)`, the gate broadcast along `axis`, in place.
-    fn gate(&self, x: &mut Self::Map, gate: &[f32], axis: Axis, residual: Option<&Self::Map>);
+    fn project(&self, layer: &Self::Pointwise, x: &Self::Map, stride: usize) -> Result<Self::Map>;
+    /// A 1×1 Conv1d over the flattened `(channels·height, frames)` map; output has height 1.
+    fn pointwise(&self, layer: &Self::Pointwise, x: &Self::Map) -> Result<Self::Map>;
+    /// `x ← relu(x + bias) · scale + shift` per channel, in place; `bias` is a per-row vector
+    /// (1 frame per row) broadcast over time; bias and BN optional.
+    fn activate(
+        &self,
+        x: &mut Self::Map,
+        bias: Option<&Self::Map>,
+        bn: Option<&BatchNorm>,
+    ) -> Result<()>;
+    /// The SE block in place: squeeze each row over its frames, the bottleneck MLP, then
+    /// `x ← x · gate (+ residual)`.
+    fn se(&self, layer: &Self::Se, x: &mut Self::Map, residual: Option<&Self::Map>) -> Result<()>;
     /// The Res2Net branches in place on a `(scale · width, 1, t)` map: group 0 passes through;
     /// group g adds group g−1's output, then runs branch g−1 → ReLU → BN.
-    fn res2net(&self, branches: &[(Self::Dilated, BatchNorm)], x: &mut Self::Map);
-    /// Per channel: mean and unbiased variance over frames, `[means…, variances…]`.
-    fn mean_var(&self, x: &Self::Map) -> Vec<f32>;
-    /// Per channel: mean and `sqrt(population variance + eps)` over frames.
-    fn mean_std(&self, x: &Self::Map, eps: f64) -> (Vec<f32>, Vec<f32>);
+    fn res2net(&self, branches: &[(Self::Dilated, BatchNorm)], x: &mut Self::Map) -> Result<()>;
+    /// Per channel: mean and unbiased variance over frames, `[means…, variances…]` (1 frame).
+    fn mean_var(&self, x: &Self::Map) -> Result<Self::Map>;
+    /// Per channel: `[means…, sqrt(population variance + eps)…]` (1 frame).
+    fn mean_std(&self, x: &Self::Map, eps: f64) -> Result<Self::Map>;
     /// Attentive statistics: per channel, softmax over frames of `logits + bias`, then the
-    /// weighted mean and `sqrt(|weighted variance| + eps)` of `x`: `[μ…, σ…]`.
+    /// weighted mean and `sqrt(|weighted variance| + eps)` of `x`: `[μ…, σ…]` (1 frame).
     fn attentive_stats(
         &self,
         logits: &Self::Map,
         bias: &[f32],
         x: &Self::Map,
         eps: f64,
-    ) -> Vec<f32>;
+    ) -> Result<Self::Map>;
+    /// A dense layer on 1-frame maps.
+    fn linear(&self, layer: &Self::Linear, x: &Self::Map) -> Result<Self::Map>;
+    /// `x · scale + shift` per channel of a 1-frame map, as a new map.
+    fn affine(&self, x: &Self::Map, bn: &BatchNorm) -> Result<Self::Map>;
+}
+
+/// One spectrogram to run: `(bins · frames)` values and its frame count.
+pub(crate) type SpecRow = (Vec<f32>, usize);
+
+/// A device with the network prepared on it: what a model holds, whatever the device. Every
+/// scheduling fact of the device lives behind it.
+pub(crate) trait Engine: Send + Sync {
+    /// The device it runs on.
+    fn device(&self) -> Device;
+    /// The precision the heavy products actually run in.
+    fn precision(&self) -> Precision;
+    /// The network's widths.
+    fn shape(&self) -> &Shape;
+    /// Which backend runs the model and its kernel path, for logs and benchmark tables.
+    fn name(&self) -> String;
+    /// Worker threads in use.
+    fn threads(&self) -> usize;
+    /// Runs `f` where the engine's host work runs (its thread pool).
+    fn install(&self, f: &mut (dyn FnMut() + Send));
+    /// The execution [`Execution::Auto`] picks for an utterance of `frames` frames, or
+    /// [`crate::Error::TooLong`] (`seconds` for the message) when it can never fit.
+    fn plan(&self, frames: usize, seconds: f64) -> Result<Execution>;
+    /// Runs a batch of spectrograms (`bins` each) for `labels`; one output row per input row.
+    /// A failure of one row is [`crate::Error::InBatch`] naming it.
+    fn run(&self, rows: Vec<SpecRow>, labels: LabelSet) -> Result<Vec<Vec<f32>>>;
+}
+
+/// The engine `options` ask for, with `weights` prepared on it.
+pub(crate) fn engine(
+    weights: &NetworkWeights,
+    bins: usize,
+    options: &Options,
+) -> Result<Box<dyn Engine>> {
+    match options.device {
+        Device::Cpu => Ok(Box::new(cpu::CpuEngine::new(weights, bins, options)?)),
+    }
 }

@@ -2,7 +2,6 @@
 //! map: tdnn_1, the SE-Res2Net block tdnn_2, dense_1.
 
 use super::layers::BatchNorm;
-use super::se::SeGate;
 use super::weights::{ConvWeights, Res2Weights};
 use crate::backend::{Axis, Backend};
 use crate::error::Result;
@@ -28,14 +27,14 @@ impl<B: Backend> TappedConv<B> {
     }
 
     /// The pre-activation output `(cout, t)`: the feature tap.
-    pub fn conv(&self, be: &B, x: &B::Map) -> B::Map {
+    pub fn conv(&self, be: &B, x: &B::Map) -> Result<B::Map> {
         be.pointwise(&self.conv, x)
     }
 
     /// ReLU then the optional BN, in place: turns the tap into the layer's output (in place,
     /// so that long inputs hold one copy).
-    pub fn activate(&self, be: &B, pre: &mut B::Map) {
-        be.activate(pre, None, self.bn.as_ref());
+    pub fn activate(&self, be: &B, pre: &mut B::Map) -> Result<()> {
+        be.activate(pre, None, self.bn.as_ref())
     }
 }
 
@@ -49,8 +48,8 @@ pub(crate) struct SeRes2Block<B: Backend> {
     pub padding: usize,
     /// conv2 → ReLU → bn2.
     pub conv2: TappedConv<B>,
-    /// 1-D SE on the block output.
-    pub se: SeGate,
+    /// 1-D SE on the block output, with the identity residual.
+    pub se: B::Se,
 }
 
 impl<B: Backend> SeRes2Block<B> {
@@ -66,24 +65,19 @@ impl<B: Backend> SeRes2Block<B> {
             branches,
             padding: w.branches.iter().map(|(d, _)| d.padding).max().unwrap_or(0),
             conv2: TappedConv::new(be, &w.conv2.0, Some(&w.conv2.1))?,
-            se: w.se.clone(),
+            se: be.prepare_se(&w.se, Axis::Channel)?,
         })
     }
 
     /// Runs the block from conv1's post-activation output `a`, adding the identity `x`.
     /// Takes both by value so that their memory is reused.
-    pub fn finish(&self, be: &B, x: B::Map, mut a: B::Map) -> B::Map {
-        be.res2net(&self.branches, &mut a);
-        let mut b = self.conv2.conv(be, &a);
+    pub fn finish(&self, be: &B, x: B::Map, mut a: B::Map) -> Result<B::Map> {
+        be.res2net(&self.branches, &mut a)?;
+        let mut b = self.conv2.conv(be, &a)?;
         be.release(a);
-        self.conv2.activate(be, &mut b);
-        let (c, h, t) = be.shape(&b);
-        let sums = be.squeeze_sums(&b, Axis::Channel, 0..t);
-        let z: Vec<f32> = sums.iter().map(|s| (s / (h * t) as f64) as f32).collect();
-        let g = self.se.gate(&z);
-        debug_assert_eq!(g.len(), c);
-        be.gate(&mut b, &g, Axis::Channel, Some(&x));
+        self.conv2.activate(be, &mut b)?;
+        be.se(&self.se, &mut b, Some(&x))?;
         be.release(x);
-        b
+        Ok(b)
     }
 }

@@ -22,8 +22,8 @@ pub(crate) struct ConvBlock<B: Backend> {
     pub name: String,
     /// Conv3×3 (stride (s, 1)) → ReLU → BN, then twice more at stride 1.
     pub convs: [B::Conv3x3; 3],
-    /// Squeeze-excitation.
-    pub se: Se2d,
+    /// Squeeze-excitation (with the residual: the block's last layer).
+    pub se: B::Se,
     /// Residual path.
     pub residual: Residual<B>,
     /// Frequency stride of conv1 (and of the projection).
@@ -50,10 +50,11 @@ impl<B: Backend> ConvBlock<B> {
                 Residual::Projection(be.prepare_pointwise(p, Some(bn))?)
             }
         };
+        let (axis, mlp) = Se2d::parts(&w.se);
         Ok(Self {
             name: w.name.clone(),
             convs,
-            se: Se2d::new(&w.se),
+            se: be.prepare_se(mlp, axis)?,
             residual,
             stride: c1.0.stride,
             cin: c1.0.cin,
@@ -66,39 +67,40 @@ impl<B: Backend> ConvBlock<B> {
         (h - 1) / self.stride + 1
     }
 
-    /// Runs the block on a whole utterance.
-    pub fn forward(&self, be: &B, x: &B::Map) -> B::Map {
-        let p = self.pre_se(be, x);
-        let w = be.shape(&p).2;
-        let gate = self
-            .se
-            .gate(&be.squeeze_sums(&p, self.se.axis(), 0..w), be.shape(&p));
-        self.finish(be, p, x, &gate)
+    /// Runs the block on a batch.
+    pub fn forward(&self, be: &B, x: &B::Map) -> Result<B::Map> {
+        let mut p = self.pre_se(be, x)?;
+        self.with_residual(be, x, |r| be.se(&self.se, &mut p, r))?;
+        Ok(p)
     }
 
     /// The three Conv → ReLU → BN layers: the map the SE squeezes.
-    pub fn pre_se(&self, be: &B, x: &B::Map) -> B::Map {
-        let a = be.conv3x3(&self.convs[0], x);
-        let b = be.conv3x3(&self.convs[1], &a);
+    pub fn pre_se(&self, be: &B, x: &B::Map) -> Result<B::Map> {
+        let a = be.conv3x3(&self.convs[0], x)?;
+        let b = be.conv3x3(&self.convs[1], &a)?;
         be.release(a);
-        let c = be.conv3x3(&self.convs[2], &b);
+        let c = be.conv3x3(&self.convs[2], &b)?;
         be.release(b);
-        c
+        Ok(c)
     }
 
-    /// Completes the block from its pre-SE map `p` and input `x`: the SE gate, then the
-    /// residual.
-    pub fn finish(&self, be: &B, mut p: B::Map, x: &B::Map, gate: &[f32]) -> B::Map {
-        let axis = self.se.axis();
+    /// Runs `f` with the residual of input `x` (none, `x` itself, or its projection), which
+    /// the SE gate adds.
+    pub fn with_residual<R>(
+        &self,
+        be: &B,
+        x: &B::Map,
+        f: impl FnOnce(Option<&B::Map>) -> Result<R>,
+    ) -> Result<R> {
         match &self.residual {
-            Residual::None => be.gate(&mut p, gate, axis, None),
-            Residual::Identity => be.gate(&mut p, gate, axis, Some(x)),
+            Residual::None => f(None),
+            Residual::Identity => f(Some(x)),
             Residual::Projection(proj) => {
-                let r = be.project(proj, x, self.stride);
-                be.gate(&mut p, gate, axis, Some(&r));
+                let r = be.project(proj, x, self.stride)?;
+                let out = f(Some(&r));
                 be.release(r);
+                out
             }
         }
-        p
     }
 }

@@ -15,7 +15,6 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::labels::{Label, LabelSet};
 use gfe::{SeRes2Block, TappedConv};
-use layers::Linear;
 use lfe::ConvBlock;
 use pooling::AttentivePooling;
 use weights::NetworkWeights;
@@ -32,8 +31,10 @@ pub(crate) struct Network<B: Backend> {
     pub dense_1: TappedConv<B>,
     /// pooling_1 (attention tap before its BN).
     pub pooling: AttentivePooling<B>,
-    /// dense_2: the embedding layer (host: one vector per utterance).
-    pub dense_2: Linear,
+    /// dense_2: the embedding layer (one vector per row).
+    pub dense_2: B::Linear,
+    /// Embedding width.
+    pub embedding: usize,
 }
 
 /// Widths and lengths of a network, independent of any backend.
@@ -82,7 +83,8 @@ impl<B: Backend> Network<B> {
             tdnn_2: SeRes2Block::new(be, &w.tdnn_2)?,
             dense_1: TappedConv::new(be, &w.dense_1, None)?,
             pooling: AttentivePooling::new(be, &w.pooling)?,
-            dense_2: w.dense_2.clone(),
+            dense_2: be.prepare_linear(&w.dense_2)?,
+            embedding: w.dense_2.out_features(),
         })
     }
 
@@ -96,32 +98,38 @@ impl<B: Backend> Network<B> {
                 .collect(),
             tdnn: self.tdnn_1.cout,
             dense: self.dense_1.cout,
-            embedding: self.dense_2.out_features(),
+            embedding: self.embedding,
             min_frames: (self.tdnn_2.padding + 1).max(2),
         }
     }
 
-    /// Runs one utterance from its normalised log-spectrogram `(bins, frames)` and returns the
-    /// requested features concatenated in network order. Stops after the deepest label needed.
-    pub fn forward(
+    /// Runs a batch of normalised log-spectrograms (`bins · frames_r` values each) and returns,
+    /// per row, the requested features concatenated in network order. Stops after the deepest
+    /// label needed. The only synchronisation with the host is the final download.
+    pub fn run(
         &self,
         be: &B,
-        spec: Vec<f32>,
+        specs: Vec<Vec<f32>>,
         bins: usize,
-        frames: usize,
         labels: LabelSet,
-    ) -> Vec<f32> {
+    ) -> Result<Vec<Vec<f32>>> {
         if labels.deepest().is_none() {
-            return Vec::new();
+            return Ok(vec![Vec::new(); specs.len()]);
         }
-        let mut x = be.upload(spec, 1, bins, frames);
+        let x = be.upload(specs, 1, bins)?;
+        let parts = self.forward(be, x, labels)?;
+        be.download(parts)
+    }
+
+    /// The LFE, then [`Self::gfe`]: the requested features as 1-frame maps, in network order.
+    pub fn forward(&self, be: &B, mut x: B::Map, labels: LabelSet) -> Result<Vec<B::Map>> {
         for block in &self.blocks {
             let _span = tracing::trace_span!("lfe", block = %block.name).entered();
-            let next = block.forward(be, &x);
+            let next = block.forward(be, &x)?;
             be.release(std::mem::replace(&mut x, next));
         }
         // (C, F, T) → (C·F, T): channel-major, which is already the memory order.
-        let pre = self.tdnn_1.conv(be, &x);
+        let pre = self.tdnn_1.conv(be, &x)?;
         be.release(x);
         self.gfe(be, pre, labels)
     }
@@ -129,49 +137,58 @@ impl<B: Backend> Network<B> {
     /// Everything after the LFE, from tdnn_1's pre-activation output `(channels, 1, t)`.
     /// Activations are transformed in place and released as soon as they are used, so a long
     /// input holds at most about three 1024-wide maps at once.
-    pub fn gfe(&self, be: &B, mut x: B::Map, labels: LabelSet) -> Vec<f32> {
+    pub fn gfe(&self, be: &B, mut x: B::Map, labels: LabelSet) -> Result<Vec<B::Map>> {
         let mut out = Vec::new();
         let Some(deepest) = labels.deepest() else {
-            return out;
+            be.release(x);
+            return Ok(out);
         };
         if labels.contains(Label::Gfe1) {
-            out.extend(be.mean_var(&x));
+            out.push(be.mean_var(&x)?);
         }
         if deepest == Label::Gfe1 {
             be.release(x);
-            return out;
+            return Ok(out);
         }
-        self.tdnn_1.activate(be, &mut x);
+        self.tdnn_1.activate(be, &mut x)?;
         let block = &self.tdnn_2;
-        let mut a = block.conv1.conv(be, &x);
+        let mut a = block.conv1.conv(be, &x)?;
         if labels.contains(Label::Gfe2) {
-            out.extend(be.mean_var(&a));
+            out.push(be.mean_var(&a)?);
         }
         if deepest == Label::Gfe2 {
             be.release(a);
             be.release(x);
-            return out;
+            return Ok(out);
         }
-        block.conv1.activate(be, &mut a);
-        let x2 = block.finish(be, x, a);
-        let mut x3 = self.dense_1.conv(be, &x2);
+        block.conv1.activate(be, &mut a)?;
+        let x2 = block.finish(be, x, a)?;
+        let mut x3 = self.dense_1.conv(be, &x2)?;
         be.release(x2);
         if labels.contains(Label::Pool) {
-            out.extend(be.mean_var(&x3));
+            out.push(be.mean_var(&x3)?);
         }
         if deepest == Label::Pool {
             be.release(x3);
-            return out;
+            return Ok(out);
         }
-        self.dense_1.activate(be, &mut x3);
-        let attended = self.pooling.attend(be, &x3);
+        self.dense_1.activate(be, &mut x3)?;
+        let attended = self.pooling.attend(be, &x3)?;
         be.release(x3);
+        let embedding = if labels.contains(Label::Embedding) {
+            let normed = self.pooling.normalise(be, &attended)?;
+            let e = be.linear(&self.dense_2, &normed)?;
+            be.release(normed);
+            Some(e)
+        } else {
+            None
+        };
         if labels.contains(Label::Attention) {
-            out.extend_from_slice(&attended);
+            out.push(attended);
+        } else {
+            be.release(attended);
         }
-        if labels.contains(Label::Embedding) {
-            out.extend(self.dense_2.forward(&self.pooling.normalise(attended)));
-        }
-        out
+        out.extend(embedding);
+        Ok(out)
     }
 }

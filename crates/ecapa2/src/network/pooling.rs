@@ -13,9 +13,9 @@ const EPS: f64 = 1e-5;
 pub(crate) struct AttentivePooling<B: Backend> {
     /// The `x` part of Conv1d(3C → hidden, k=1): `W[:, :C]`, no bias.
     attention_x: B::Pointwise,
-    /// The `[m, s]` part of the same layer, `W[:, C:]`, with its bias (host): one vector per
-    /// call, constant over time.
-    context: Linear,
+    /// The `[m, s]` part of the same layer, `W[:, C:]`, with its bias: one vector per row,
+    /// constant over time.
+    context: B::Linear,
     /// BN on the hidden units (after ReLU).
     attention_bn: BatchNorm,
     /// Conv1d(hidden → C, k=1) without its bias (added inside the softmax).
@@ -50,11 +50,11 @@ impl<B: Backend> AttentivePooling<B> {
         let out = &w.attention_out;
         Ok(Self {
             attention_x: be.prepare_pointwise(&matrix(x_part, hidden, c), None)?,
-            context: Linear {
+            context: be.prepare_linear(&Linear {
                 weight: columns(c..c3),
                 bias: w.attention_in.bias.clone(),
                 in_features: 2 * c,
-            },
+            })?,
             attention_bn: w.attention_bn.clone(),
             attention_out: be.prepare_pointwise(
                 &matrix(out.weight.clone(), out.out_features(), hidden),
@@ -65,28 +65,25 @@ impl<B: Backend> AttentivePooling<B> {
         })
     }
 
-    /// Returns `[μ ‖ σ]` (the attention tap, before the BN) for a `(c, 1, t)` map.
-    pub fn attend(&self, be: &B, x: &B::Map) -> Vec<f32> {
-        let c = be.shape(x).0;
+    /// Returns `[μ ‖ σ]` (the attention tap, before the BN) for a `(c, 1, t)` batch.
+    pub fn attend(&self, be: &B, x: &B::Map) -> Result<B::Map> {
         // The context is [x; m; s] with m, s constant over time, so
-        // W·ctx = W_x·x + (W_m·m + W_s·s + b): the constant is a host matrix-vector product.
-        let (m, s) = be.mean_std(x, EPS);
-        let mut ms = Vec::with_capacity(2 * c);
-        ms.extend_from_slice(&m);
-        ms.extend_from_slice(&s);
-        let constant = self.context.forward(&ms);
-        let mut h = be.pointwise(&self.attention_x, x);
-        be.activate(&mut h, Some(&constant), Some(&self.attention_bn));
-        let e = be.pointwise(&self.attention_out, &h);
+        // W·ctx = W_x·x + (W_m·m + W_s·s + b): the constant is one vector per row.
+        let ms = be.mean_std(x, EPS)?;
+        let constant = be.linear(&self.context, &ms)?;
+        be.release(ms);
+        let mut h = be.pointwise(&self.attention_x, x)?;
+        be.activate(&mut h, Some(&constant), Some(&self.attention_bn))?;
+        be.release(constant);
+        let e = be.pointwise(&self.attention_out, &h)?;
         be.release(h);
-        let out = be.attentive_stats(&e, &self.out_bias, x, EPS);
+        let out = be.attentive_stats(&e, &self.out_bias, x, EPS)?;
         be.release(e);
-        out
+        Ok(out)
     }
 
-    /// The pooled statistics after the BatchNorm.
-    pub fn normalise(&self, mut attended: Vec<f32>) -> Vec<f32> {
-        self.bn.apply(&mut attended);
-        attended
+    /// The pooled statistics after the BatchNorm, as a new map.
+    pub fn normalise(&self, be: &B, attended: &B::Map) -> Result<B::Map> {
+        be.affine(attended, &self.bn)
     }
 }

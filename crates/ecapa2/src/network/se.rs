@@ -2,9 +2,10 @@
 //!
 //! Note the ReLU-before-BN inside the bottleneck, as in the released model.
 //!
-//! The squeeze is split into the backend's sums (over any slice of time) and [`Se2d::gate`]
-//! (host code, the same on every backend), so that the time-tiled path sums tile by tile and
-//! gets the same gate as the whole-utterance path.
+//! The SE block is one backend layer ([`crate::backend::Backend::se`]); this is its shared
+//! host part: the bottleneck MLP from the squeezed sums to the gate, which a backend may use
+//! (the CPU does, so that its time-tiled path sums tile by tile and gets the same gate as the
+//! whole-utterance path).
 
 use super::layers::{sigmoid, BatchNorm, Linear};
 use super::weights::SeWeights;
@@ -33,7 +34,7 @@ impl SeGate {
     }
 }
 
-/// An LFE block's SE: which axis it squeezes to, and its MLP.
+/// An SE layer on the host: which axis it squeezes to, and its MLP.
 #[derive(Debug, Clone)]
 pub(crate) struct Se2d {
     axis: Axis,
@@ -41,17 +42,16 @@ pub(crate) struct Se2d {
 }
 
 impl Se2d {
-    /// From the bound weights.
-    pub fn new(w: &SeWeights) -> Self {
+    /// From an axis and its MLP.
+    pub fn new(axis: Axis, mlp: SeGate) -> Self {
+        Self { axis, mlp }
+    }
+
+    /// The axis and MLP of an LFE block's bound SE weights.
+    pub fn parts(w: &SeWeights) -> (Axis, &SeGate) {
         match w {
-            SeWeights::Channel(g) => Self {
-                axis: Axis::Channel,
-                mlp: g.clone(),
-            },
-            SeWeights::Frequency(g) => Self {
-                axis: Axis::Row,
-                mlp: g.clone(),
-            },
+            SeWeights::Channel(g) => (Axis::Channel, g),
+            SeWeights::Frequency(g) => (Axis::Row, g),
         }
     }
 
@@ -60,7 +60,8 @@ impl Se2d {
         self.axis
     }
 
-    /// The gate from sums over all `frames` of a `(c, h, frames)` map.
+    /// The gate from f64 sums over all `frames` of a `(c, h, frames)` map: each sum's mean,
+    /// rounded to f32, through the MLP.
     pub fn gate(&self, sums: &[f64], (c, h, frames): (usize, usize, usize)) -> Vec<f32> {
         let count = match self.axis {
             Axis::Channel => h * frames,

@@ -1,27 +1,33 @@
 //! The CPU backend: today's kernels (`ecapa2-kernels`) on a thread pool this backend owns.
 //!
 //! Everything a call needs lives in the [`Cpu`] value: the pool and each worker's scratch
-//! ([`CpuContext`]), the recycled activation buffers, the resolved precision, and the memory
-//! plan's limits. Two models never share any of it; one model's concurrent calls share the
-//! pool (its threads are not multiplied per call) and the buffer pool (behind a mutex).
+//! ([`CpuContext`]), the recycled activation buffers, and the resolved precision; the
+//! [`CpuEngine`] adds the network prepared on it and the memory budget. Two models never share
+//! any of it; one model's concurrent calls share the pool (its threads are not multiplied per
+//! call), the buffer pool (behind a mutex) and the budget.
+//!
+//! A batch ([`Rows`]) is a list of per-utterance maps, each its own length: every op runs row
+//! by row with exactly the arithmetic of a single utterance (each row parallel over the pool),
+//! so masks are implicit and a row of a batch equals the utterance alone, bit for bit.
 
+mod budget;
 mod buffers;
 mod checkpoint;
+mod engine;
 pub(crate) mod plan;
 pub(crate) mod tiled;
 
 use super::{Axis, Backend};
 use crate::error::{Error, Result};
-use crate::labels::LabelSet;
-use crate::network::layers::BatchNorm;
+use crate::network::layers::{BatchNorm, Linear};
+use crate::network::se::{Se2d, SeGate};
 use crate::network::weights::{ConvWeights, DilatedWeights};
-use crate::network::Network;
 use crate::stats;
 use crate::Precision;
 use buffers::Buffers;
 use ecapa2_kernels::matmul::{matmul, MatRef, Threads};
 use ecapa2_kernels::{Conv3x3, CpuContext, Epilogue, Pointwise};
-pub(crate) use plan::Execution;
+pub(crate) use engine::CpuEngine;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -54,6 +60,45 @@ impl Planes {
             w: range.len(),
         }
     }
+
+    /// A one-frame map of a vector.
+    fn vector(data: Vec<f32>) -> Planes {
+        Planes {
+            c: data.len(),
+            h: 1,
+            w: 1,
+            data,
+        }
+    }
+}
+
+/// A batch on the CPU: one map per utterance, each with its own frame count.
+#[derive(Debug, Clone)]
+pub(crate) struct Rows(pub Vec<Planes>);
+
+impl Rows {
+    /// A batch of one.
+    pub fn one(x: Planes) -> Rows {
+        Rows(vec![x])
+    }
+
+    /// The map of a batch of one.
+    pub fn into_one(mut self) -> Planes {
+        debug_assert_eq!(self.0.len(), 1);
+        self.0.swap_remove(0)
+    }
+}
+
+/// Refuses two batches of different sizes (a bug in the caller, reported rather than
+/// panicking).
+fn same_rows<T, U>(a: &[T], b: &[U]) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(Error::Device {
+            device: "cpu".into(),
+            message: format!("batch sizes differ: {} vs {}", a.len(), b.len()),
+        });
+    }
+    Ok(())
 }
 
 /// A dilated Conv1d split into its taps.
@@ -82,11 +127,13 @@ impl Cpu {
             threads,
             message: e.to_string(),
         })?;
-        let supported = precision.supported();
+        let supported = engine_precision(kernel_precision(precision).supported());
         if supported != precision {
-            tracing::warn!(
-                "precision {precision} asked for, {supported} used: this CPU or OS offers no AMX-BF16 tiles"
-            );
+            let why = match precision {
+                Precision::Bf16 | Precision::Bf16x3 => "this CPU or OS offers no AMX-BF16 tiles",
+                _ => "the CPU backend has no kernels for it",
+            };
+            tracing::warn!("precision {precision} asked for, {supported} used: {why}");
         }
         Ok(Self {
             ctx,
@@ -103,30 +150,6 @@ impl Cpu {
     /// Runs `f` on this backend's pool.
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.ctx.install(f)
-    }
-
-    /// Runs one utterance as `execution` says (whole, or over time tiles).
-    pub fn run(
-        &self,
-        network: &Network<Self>,
-        spec: Vec<f32>,
-        bins: usize,
-        frames: usize,
-        labels: LabelSet,
-        execution: &Execution,
-    ) -> Result<Vec<f32>> {
-        self.install(|| match execution {
-            Execution::Tiled(plan) => tiled::forward_tiled(
-                self, network, spec, bins, frames, labels, plan,
-            )
-            .map_err(|source| Error::Spill {
-                dir: plan.spill.clone().unwrap_or_default(),
-                source,
-            }),
-            Execution::Auto | Execution::Whole => {
-                Ok(network.forward(self, spec, bins, frames, labels))
-            }
-        })
     }
 
     /// Drops the recycled buffers (the tiled path must stay within its memory limit).
@@ -153,10 +176,12 @@ fn epilogue(bias: Option<&Vec<f32>>, relu: bool, bn: Option<&BatchNorm>) -> Epil
 }
 
 impl Backend for Cpu {
-    type Map = Planes;
+    type Map = Rows;
     type Conv3x3 = Conv3x3;
     type Pointwise = Pointwise;
     type Dilated = Dilated;
+    type Se = Se2d;
+    type Linear = Linear;
 
     fn precision(&self) -> Precision {
         self.precision
@@ -171,7 +196,7 @@ impl Backend for Cpu {
             w.cin,
             w.stride,
             epi,
-            self.precision,
+            kernel_precision(self.precision),
         ))
     }
 
@@ -194,34 +219,229 @@ impl Backend for Cpu {
         })
     }
 
-    fn upload(&self, data: Vec<f32>, c: usize, h: usize, w: usize) -> Planes {
-        debug_assert_eq!(data.len(), c * h * w);
-        Planes { data, c, h, w }
+    fn prepare_se(&self, mlp: &SeGate, axis: Axis) -> Result<Se2d> {
+        Ok(Se2d::new(axis, mlp.clone()))
     }
 
-    fn shape(&self, x: &Planes) -> (usize, usize, usize) {
-        (x.c, x.h, x.w)
+    fn prepare_linear(&self, w: &Linear) -> Result<Linear> {
+        Ok(w.clone())
     }
 
-    fn release(&self, x: Planes) {
-        self.buffers.recycle(x.data);
+    fn upload(&self, rows: Vec<Vec<f32>>, c: usize, h: usize) -> Result<Rows> {
+        Ok(Rows(
+            rows.into_iter()
+                .map(|data| {
+                    let w = data.len() / (c * h).max(1);
+                    debug_assert_eq!(data.len(), c * h * w);
+                    Planes { data, c, h, w }
+                })
+                .collect(),
+        ))
     }
 
-    fn conv3x3(&self, layer: &Conv3x3, x: &Planes) -> Planes {
+    fn release(&self, x: Rows) {
+        for p in x.0 {
+            self.buffers.recycle(p.data);
+        }
+    }
+
+    fn download(&self, parts: Vec<Rows>) -> Result<Vec<Vec<f32>>> {
+        let n = parts.first().map_or(0, |p| p.0.len());
+        let mut out = vec![Vec::new(); n];
+        for part in parts {
+            same_rows(&out, &part.0)?;
+            for (row, p) in out.iter_mut().zip(&part.0) {
+                row.extend_from_slice(&p.data);
+            }
+        }
+        Ok(out)
+    }
+
+    fn conv3x3(&self, layer: &Conv3x3, x: &Rows) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter().map(|x| self.conv3x3_one(layer, x)).collect(),
+        ))
+    }
+
+    fn project(&self, layer: &Pointwise, x: &Rows, stride: usize) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter()
+                .map(|x| {
+                    let ho = (x.h - 1) / stride + 1;
+                    let mut out = self.take(layer.out_channels(), ho, x.w);
+                    layer.forward_strided_rows(&self.ctx, &x.data, x.h, x.w, stride, &mut out.data);
+                    out
+                })
+                .collect(),
+        ))
+    }
+
+    fn pointwise(&self, layer: &Pointwise, x: &Rows) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter().map(|x| self.pointwise_one(layer, x)).collect(),
+        ))
+    }
+
+    fn activate(&self, x: &mut Rows, bias: Option<&Rows>, bn: Option<&BatchNorm>) -> Result<()> {
+        match bias {
+            Some(bias) => {
+                same_rows(&x.0, &bias.0)?;
+                for (x, b) in x.0.iter_mut().zip(&bias.0) {
+                    activate_one(x, Some(&b.data), bn);
+                }
+            }
+            None => x.0.iter_mut().for_each(|x| activate_one(x, None, bn)),
+        }
+        Ok(())
+    }
+
+    fn se(&self, layer: &Se2d, x: &mut Rows, residual: Option<&Rows>) -> Result<()> {
+        if let Some(r) = residual {
+            same_rows(&x.0, &r.0)?;
+        }
+        for (i, p) in x.0.iter_mut().enumerate() {
+            let sums = self.squeeze_sums(p, layer.axis(), 0..p.w);
+            let gate = layer.gate(&sums, (p.c, p.h, p.w));
+            self.gate(p, &gate, layer.axis(), residual.map(|r| &r.0[i]));
+        }
+        Ok(())
+    }
+
+    fn res2net(&self, branches: &[(Dilated, BatchNorm)], x: &mut Rows) -> Result<()> {
+        x.0.iter_mut().for_each(|x| self.res2net_one(branches, x));
+        Ok(())
+    }
+
+    fn mean_var(&self, x: &Rows) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter()
+                .map(|x| Planes::vector(stats::mean_var(&x.data, x.c * x.h, x.w)))
+                .collect(),
+        ))
+    }
+
+    fn mean_std(&self, x: &Rows, eps: f64) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter()
+                .map(|x| {
+                    let (m, s): (Vec<f32>, Vec<f32>) = x
+                        .data
+                        .chunks_exact(x.w)
+                        .map(|row| {
+                            let (m, v) = stats::row_mean_var(row);
+                            (m as f32, (v + eps).sqrt() as f32)
+                        })
+                        .unzip();
+                    Planes::vector([m, s].concat())
+                })
+                .collect(),
+        ))
+    }
+
+    fn attentive_stats(&self, logits: &Rows, bias: &[f32], x: &Rows, eps: f64) -> Result<Rows> {
+        Ok(Rows(
+            {
+                same_rows(&logits.0, &x.0)?;
+                logits.0.iter().zip(&x.0)
+            }
+            .map(|(l, x)| Planes::vector(attentive_stats_one(l, bias, x, eps)))
+            .collect(),
+        ))
+    }
+
+    fn linear(&self, layer: &Linear, x: &Rows) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter()
+                .map(|x| Planes::vector(layer.forward(&x.data)))
+                .collect(),
+        ))
+    }
+
+    fn affine(&self, x: &Rows, bn: &BatchNorm) -> Result<Rows> {
+        Ok(Rows(
+            x.0.iter()
+                .map(|x| {
+                    let mut v = x.data.clone();
+                    bn.apply(&mut v);
+                    Planes::vector(v)
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// The kernels' precision for a resolved engine precision (fp32 for anything the kernels
+/// lack, which [`Cpu::new`] already lowered).
+fn kernel_precision(p: Precision) -> ecapa2_kernels::Precision {
+    match p {
+        Precision::Bf16 => ecapa2_kernels::Precision::Bf16,
+        Precision::Bf16x3 => ecapa2_kernels::Precision::Bf16x3,
+        _ => ecapa2_kernels::Precision::F32,
+    }
+}
+
+/// The engine precision a kernel layer reports.
+fn engine_precision(p: ecapa2_kernels::Precision) -> Precision {
+    match p {
+        ecapa2_kernels::Precision::Bf16 => Precision::Bf16,
+        ecapa2_kernels::Precision::Bf16x3 => Precision::Bf16x3,
+        ecapa2_kernels::Precision::F32 => Precision::F32,
+    }
+}
+
+/// `x ← relu(x + bias) · scale + shift` per channel of one map.
+fn activate_one(x: &mut Planes, bias: Option<&[f32]>, bn: Option<&BatchNorm>) {
+    let plane = x.h * x.w;
+    for (ch, p) in x.data.chunks_exact_mut(plane).enumerate() {
+        let b = bias.map_or(0.0, |b| b[ch]);
+        match bn {
+            Some(bn) => {
+                let (s, t) = (bn.scale[ch], bn.shift[ch]);
+                p.iter_mut().for_each(|v| *v = (*v + b).max(0.0) * s + t);
+            }
+            None => p.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+        }
+    }
+}
+
+/// Attentive statistics of one utterance: `[μ…, σ…]`.
+fn attentive_stats_one(logits: &Planes, bias: &[f32], x: &Planes, eps: f64) -> Vec<f32> {
+    let c = x.c * x.h;
+    let mut out = vec![0.0f32; 2 * c];
+    for (ch, (logits, xs)) in logits
+        .data
+        .chunks_exact(logits.w)
+        .zip(x.data.chunks_exact(x.w))
+        .enumerate()
+    {
+        let b = bias[ch] as f64;
+        let max = logits.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) as f64;
+        let (mut z, mut s1, mut s2) = (0.0f64, 0.0f64, 0.0f64);
+        for (&l, &v) in logits.iter().zip(xs) {
+            // The bias shifts all logits of a channel equally; kept for exactness anyway.
+            let a = ((l as f64 + b) - (max + b)).exp();
+            z += a;
+            s1 += a * v as f64;
+            s2 += a * (v as f64) * (v as f64);
+        }
+        let mu = s1 / z;
+        out[ch] = mu as f32;
+        out[c + ch] = ((s2 / z - mu * mu).abs() + eps).sqrt() as f32;
+    }
+    out
+}
+
+impl Cpu {
+    /// A 3×3 layer on one map.
+    fn conv3x3_one(&self, layer: &Conv3x3, x: &Planes) -> Planes {
         let ho = layer.out_height(x.h);
         let mut out = self.take(layer.out_channels(), ho, x.w);
         layer.forward(&self.ctx, &x.data, x.h, x.w, &mut out.data);
         out
     }
 
-    fn project(&self, layer: &Pointwise, x: &Planes, stride: usize) -> Planes {
-        let ho = (x.h - 1) / stride + 1;
-        let mut out = self.take(layer.out_channels(), ho, x.w);
-        layer.forward_strided_rows(&self.ctx, &x.data, x.h, x.w, stride, &mut out.data);
-        out
-    }
-
-    fn pointwise(&self, layer: &Pointwise, x: &Planes) -> Planes {
+    /// A 1×1 Conv1d on one map.
+    fn pointwise_one(&self, layer: &Pointwise, x: &Planes) -> Planes {
         // Fresh memory, as before the seam: the recycled pool is sized for the LFE's maps.
         let mut out = Planes {
             data: vec![0.0; layer.out_channels() * x.w],
@@ -233,21 +453,8 @@ impl Backend for Cpu {
         out
     }
 
-    fn activate(&self, x: &mut Planes, bias: Option<&[f32]>, bn: Option<&BatchNorm>) {
-        let plane = x.h * x.w;
-        for (ch, p) in x.data.chunks_exact_mut(plane).enumerate() {
-            let b = bias.map_or(0.0, |b| b[ch]);
-            match bn {
-                Some(bn) => {
-                    let (s, t) = (bn.scale[ch], bn.shift[ch]);
-                    p.iter_mut().for_each(|v| *v = (*v + b).max(0.0) * s + t);
-                }
-                None => p.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
-            }
-        }
-    }
-
-    fn squeeze_sums(&self, x: &Planes, axis: Axis, cols: Range<usize>) -> Vec<f64> {
+    /// f64 sums of one map over the squeezed axes, counting only the frames `cols`.
+    pub(crate) fn squeeze_sums(&self, x: &Planes, axis: Axis, cols: Range<usize>) -> Vec<f64> {
         // Row sums run in parallel and are added in row order: the result does not depend on
         // the thread count.
         let row_sums: Vec<f64> = self.install(|| {
@@ -268,7 +475,8 @@ impl Backend for Cpu {
         sums
     }
 
-    fn gate(&self, x: &mut Planes, gate: &[f32], axis: Axis, residual: Option<&Planes>) {
+    /// `x ← x · gate (+ residual)` on one map, the gate broadcast along `axis`, in place.
+    pub(crate) fn gate(&self, x: &mut Planes, gate: &[f32], axis: Axis, residual: Option<&Planes>) {
         // One parallel pass over the channels, each value rounded as `x · g`, then `+ r`,
         // exactly as in two passes.
         let (h, w) = (x.h, x.w);
@@ -303,7 +511,8 @@ impl Backend for Cpu {
         });
     }
 
-    fn res2net(&self, branches: &[(Dilated, BatchNorm)], x: &mut Planes) {
+    /// The Res2Net branches in place on one map.
+    fn res2net_one(&self, branches: &[(Dilated, BatchNorm)], x: &mut Planes) {
         let t = x.w;
         let scale = branches.len() + 1;
         let group = x.data.len() / scale;
@@ -325,46 +534,6 @@ impl Backend for Cpu {
                     .for_each(|(d, &v)| *d = v.max(0.0) * s + b);
             }
         }
-    }
-
-    fn mean_var(&self, x: &Planes) -> Vec<f32> {
-        stats::mean_var(&x.data, x.c * x.h, x.w)
-    }
-
-    fn mean_std(&self, x: &Planes, eps: f64) -> (Vec<f32>, Vec<f32>) {
-        x.data
-            .chunks_exact(x.w)
-            .map(|row| {
-                let (m, v) = stats::row_mean_var(row);
-                (m as f32, (v + eps).sqrt() as f32)
-            })
-            .unzip()
-    }
-
-    fn attentive_stats(&self, logits: &Planes, bias: &[f32], x: &Planes, eps: f64) -> Vec<f32> {
-        let c = x.c * x.h;
-        let mut out = vec![0.0f32; 2 * c];
-        for (ch, (logits, xs)) in logits
-            .data
-            .chunks_exact(logits.w)
-            .zip(x.data.chunks_exact(x.w))
-            .enumerate()
-        {
-            let b = bias[ch] as f64;
-            let max = logits.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) as f64;
-            let (mut z, mut s1, mut s2) = (0.0f64, 0.0f64, 0.0f64);
-            for (&l, &v) in logits.iter().zip(xs) {
-                // The bias shifts all logits of a channel equally; kept for exactness anyway.
-                let a = ((l as f64 + b) - (max + b)).exp();
-                z += a;
-                s1 += a * v as f64;
-                s2 += a * (v as f64) * (v as f64);
-            }
-            let mu = s1 / z;
-            out[ch] = mu as f32;
-            out[c + ch] = ((s2 / z - mu * mu).abs() + eps).sqrt() as f32;
-        }
-        out
     }
 }
 

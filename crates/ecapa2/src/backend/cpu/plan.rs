@@ -5,7 +5,7 @@
 //! a temporary file. Only if even the tiled path's working set exceeds the limit is the call
 //! refused, before any work, rather than killed by the OOM killer half-way through.
 
-pub use super::tiled::TilePlan;
+use crate::backend::{Execution, TilePlan};
 use crate::network::Shape;
 use std::path::PathBuf;
 
@@ -18,18 +18,6 @@ const AVAILABLE_SHARE: f64 = 0.8;
 /// Core frames per tile in the tiled path, largest first: 5 s, where the halo (at most 15
 /// frames a side) adds a few percent, down to what still keeps it under half.
 const TILE_CHOICES: [usize; 4] = [512, 256, 128, 64];
-
-/// How one utterance is executed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Execution {
-    /// Whole when it fits the memory limit, otherwise tiled (the default).
-    #[default]
-    Auto,
-    /// Always whole-utterance.
-    Whole,
-    /// Always tiled, as given (tests and benchmarks).
-    Tiled(TilePlan),
-}
 
 /// The execution [`Execution::Auto`] picks for `frames` frames under `limit` bytes (`None`:
 /// 80 % of available memory), or the reason none fits.

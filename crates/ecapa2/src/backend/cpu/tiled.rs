@@ -17,26 +17,16 @@
 //! A checkpoint lives in memory or, past the memory limit, in a temporary file.
 
 use super::checkpoint::Checkpoint;
-use super::{Cpu, Planes};
-use crate::backend::{Axis, Backend};
+use super::{Cpu, Planes, Rows};
+use crate::backend::{Axis, Backend, TilePlan};
+use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::network::{Network, Shape};
 use std::io;
 use std::ops::Range;
-use std::path::PathBuf;
 
 /// Frames of halo each LFE block needs on each side (three 3×3 convolutions).
 const HALO_PER_BLOCK: usize = 3;
-
-/// How the tiled path runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TilePlan {
-    /// Core frames per tile (each tile also reads its halo).
-    pub tile_frames: usize,
-    /// Where checkpoints go: `None` keeps them in memory, `Some(dir)` spills them to an
-    /// unnamed temporary file in `dir`.
-    pub spill: Option<PathBuf>,
-}
 
 /// Where a pass reads block inputs from.
 enum Source {
@@ -143,8 +133,10 @@ impl Shape {
     }
 }
 
-/// [`Network::forward`] over time tiles with bounded memory; the same result up to
-/// summation order. Fails only if a spill file cannot be written or read.
+/// [`Network::forward`] for one utterance over time tiles with bounded memory; the same result
+/// up to summation order. Each block runs the network's own schedule (`pre_se`, then the SE
+/// gate with the block's residual); only the squeeze is split over tiles. Fails only if a
+/// spill file cannot be written or read.
 pub(crate) fn forward_tiled(
     cpu: &Cpu,
     net: &Network<Cpu>,
@@ -153,10 +145,14 @@ pub(crate) fn forward_tiled(
     frames: usize,
     labels: LabelSet,
     plan: &TilePlan,
-) -> io::Result<Vec<f32>> {
+) -> Result<Vec<f32>> {
     if labels.deepest().is_none() {
         return Ok(Vec::new());
     }
+    let spill = |source: io::Error| Error::Spill {
+        dir: plan.spill.clone().unwrap_or_default(),
+        source,
+    };
     // This path exists to stay within a memory limit: no buffers kept from earlier calls.
     cpu.release_buffers();
     let tile = plan.tile_frames.max(1);
@@ -167,7 +163,7 @@ pub(crate) fn forward_tiled(
     let shape = net.shape();
     let shapes = shape.block_inputs(bins);
     let checkpointed = shape.checkpointed(bins);
-    let spill = plan.spill.as_deref();
+    let spill_dir = plan.spill.as_deref();
 
     let mut source = Source::Spectrogram(Planes {
         data: spec,
@@ -185,25 +181,30 @@ pub(crate) fn forward_tiled(
                   k: usize,
                   gates: &[Vec<f32>],
                   core: &Range<usize>|
-     -> io::Result<(Planes, Range<usize>)> {
+     -> Result<(Planes, Range<usize>)> {
         let halo = HALO_PER_BLOCK * (k - first + 1);
         let a = core.start.saturating_sub(halo);
         let b = (core.end + halo).min(frames);
-        let mut x = source.read(a..b)?;
+        let mut x = source.read(a..b).map_err(spill)?;
         let mut start = a; // the frame x's first column holds
         for (block, gate) in net.blocks[first..k].iter().zip(&gates[first..k]) {
-            let p = block.pre_se(cpu, &x);
-            x = block.finish(cpu, p, &x, gate);
+            let input = Rows::one(x);
+            let mut p = block.pre_se(cpu, &input)?.into_one();
+            block.with_residual(cpu, &input, |r| {
+                cpu.gate(&mut p, gate, block.se.axis(), r.map(|r| &r.0[0]));
+                Ok(())
+            })?;
+            cpu.release(input);
             // Drop the frames the block spoiled at edges that are not the utterance's ends:
             // left in, their errors would grow block after block and leak into correct
             // frames through the Winograd transforms' rounding.
             let left = if start > 0 { HALO_PER_BLOCK } else { 0 };
-            let right = if start + x.w < frames {
+            let right = if start + p.w < frames {
                 HALO_PER_BLOCK
             } else {
                 0
             };
-            x = x.crop(left..x.w - right);
+            x = p.crop(left..p.w - right);
             start += left;
         }
         Ok((x, core.start - start..core.end - start))
@@ -212,7 +213,7 @@ pub(crate) fn forward_tiled(
     for (k, block) in net.blocks.iter().enumerate() {
         let _span = tracing::debug_span!("tiled pass", block = %block.name).entered();
         let mut saved = if checkpointed[k] && k > first {
-            Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill)?)
+            Some(Checkpoint::new(shapes[k].c, shapes[k].h, frames, spill_dir).map_err(spill)?)
         } else {
             None
         };
@@ -228,10 +229,10 @@ pub(crate) fn forward_tiled(
         for core in &tiles {
             let (x, cols) = run_to(&source, first, k, &gates, core)?;
             if let Some(cp) = &mut saved {
-                cp.write(core.start, &x, cols.clone())?;
+                cp.write(core.start, &x, cols.clone()).map_err(spill)?;
             }
-            let p = block.pre_se(cpu, &x);
-            let tile_sums = cpu.squeeze_sums(&p, block.se.axis(), cols);
+            let p = block.pre_se(cpu, &Rows::one(x))?;
+            let tile_sums = cpu.squeeze_sums(&p.0[0], block.se.axis(), cols);
             cpu.release(p);
             sums.iter_mut().zip(tile_sums).for_each(|(s, t)| *s += t);
         }
@@ -248,11 +249,16 @@ pub(crate) fn forward_tiled(
     let mut pre = vec![0.0f32; cout * frames];
     for core in &tiles {
         let (x, cols) = run_to(&source, first, n, &gates, core)?;
-        let y = net.tdnn_1.conv(cpu, &x.crop(cols.clone())).data;
+        let y = net
+            .tdnn_1
+            .conv(cpu, &Rows::one(x.crop(cols.clone())))?
+            .into_one()
+            .data;
         for (dst, src) in pre.chunks_exact_mut(frames).zip(y.chunks_exact(cols.len())) {
             dst[core.clone()].copy_from_slice(src);
         }
     }
     drop(source);
-    Ok(net.gfe(cpu, cpu.upload(pre, cout, 1, frames), labels))
+    let parts = net.gfe(cpu, cpu.upload(vec![pre], cout, 1)?, labels)?;
+    Ok(cpu.download(parts)?.into_iter().next().unwrap_or_default())
 }
