@@ -7,7 +7,8 @@
 //!    truncated to integers, unique), keep each row's `p` largest entries as 1 (ties to the
 //!    lower column), symmetrise `(X + Xᵀ)/2`, take the Laplacian `D - X` (diagonal zeroed);
 //! 3. eigenvalues ascending, gaps `λ[i+1] - λ[i]`; `g(p) = (p/N) / (max gap / λ_max)` over the
-//!    first `max_speakers` gaps; the `p` with the smallest `g` wins (first on ties);
+//!    first `max_speakers` gaps; the `p` with the smallest `g` wins (first on ties, gaps and
+//!    `g` within a relative 1e-9 counting as ties so rounding cannot decide);
 //! 4. speakers `k` = 1 + the index of the largest gap among those allowed by the bounds;
 //! 5. labels: deterministic [k-means](super::kmeans) on the eigenvectors of the `k` smallest
 //!    eigenvalues.
@@ -114,12 +115,17 @@ fn sorted_eigenvalues(l: &DMatrix<f64>) -> Vec<f64> {
     v
 }
 
+/// Relative margin under which two eigengaps (or two `g(p)`) count as equal: eigenvalues of
+/// equal exact value come out of any solver a few ulps apart, and a tie must not be decided
+/// by rounding noise (here the first wins, as in the numpy reference).
+const TIE: f64 = 1e-9;
+
 /// Index of the largest gap in `gaps[lo..hi]` (first on ties), as an index into `gaps`.
-fn argmax_gap(gaps: &[f64], lo: usize, hi: usize) -> usize {
+fn argmax_gap(gaps: &[f64], lo: usize, hi: usize, scale: f64) -> usize {
     let hi = hi.min(gaps.len());
     let mut best = lo;
     for i in lo..hi {
-        if gaps[i] > gaps[best] {
+        if gaps[i] > gaps[best] + TIE * scale {
             best = i;
         }
     }
@@ -143,11 +149,11 @@ pub fn cluster(rows: &[Vec<f64>], options: &NmescOptions, count: SpeakerCount) -
     for p in p_values(n, options) {
         let lambdas = sorted_eigenvalues(&pruned_laplacian(&a, p));
         let gaps: Vec<f64> = lambdas.windows(2).map(|w| w[1] - w[0]).collect();
-        let key = argmax_gap(&gaps, 0, hi);
         let lambda_max = lambdas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let key = argmax_gap(&gaps, 0, hi, lambda_max.max(1.0));
         let max_gap = gaps.get(key).copied().unwrap_or(0.0) / (lambda_max + PRECISION);
         let g = (p as f64 / n as f64) / (max_gap + PRECISION);
-        if best.as_ref().is_none_or(|b| g < b.0) {
+        if best.as_ref().is_none_or(|b| g < b.0 * (1.0 - TIE)) {
             best = Some((g, p, lambdas));
         }
     }
@@ -156,7 +162,8 @@ pub fn cluster(rows: &[Vec<f64>], options: &NmescOptions, count: SpeakerCount) -
     let k = if lo == hi {
         lo
     } else {
-        argmax_gap(&gaps, lo - 1, hi) + 1
+        let scale = eigenvalues.last().copied().unwrap_or(1.0).max(1.0);
+        argmax_gap(&gaps, lo - 1, hi, scale) + 1
     };
     let labels = if k == 1 {
         vec![0; n]
