@@ -104,7 +104,10 @@ fn crop(turns: &[Turn], ids: &[usize], region: &[Segment]) -> Vec<(Segment, usiz
 }
 
 fn duration(segments: &[Segment]) -> f64 {
-    support(segments.iter().copied()).iter().map(Segment::duration).sum()
+    support(segments.iter().copied())
+        .iter()
+        .map(Segment::duration)
+        .sum()
 }
 
 fn intersection(a: &[Segment], b: &[Segment]) -> f64 {
@@ -201,7 +204,11 @@ pub fn score(
     let map = mapping(&cooc, ref_names.len(), hyp_names.len());
 
     let mut report = DerReport::default();
-    let mut bounds: Vec<f64> = r.iter().chain(&h).flat_map(|(s, _)| [s.start, s.end]).collect();
+    let mut bounds: Vec<f64> = r
+        .iter()
+        .chain(&h)
+        .flat_map(|(s, _)| [s.start, s.end])
+        .collect();
     bounds.sort_by(f64::total_cmp);
     bounds.dedup();
     for pair in bounds.windows(2) {

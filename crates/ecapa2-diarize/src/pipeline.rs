@@ -70,7 +70,9 @@ pub struct Diarization {
 impl Diarization {
     /// Renames speaker `i` to `name` in the speakers and every turn.
     pub fn rename(&mut self, i: usize, name: &str) {
-        let Some(speaker) = self.speakers.get_mut(i) else { return };
+        let Some(speaker) = self.speakers.get_mut(i) else {
+            return;
+        };
         let old = std::mem::replace(&mut speaker.label, name.to_string());
         for t in self.segments.iter_mut().chain(self.exclusive.iter_mut()) {
             if t.speaker == old {
@@ -103,7 +105,9 @@ impl Diarizer {
             ));
         }
         if o.max_cluster_windows < 2 {
-            return Err(DiarizeError::InvalidOptions("max_cluster_windows must be at least 2".into()));
+            return Err(DiarizeError::InvalidOptions(
+                "max_cluster_windows must be at least 2".into(),
+            ));
         }
         if let Clustering::Ahc(a) = o.clustering {
             if !(a.threshold.is_finite() && a.threshold >= 0.0) {
@@ -139,8 +143,13 @@ impl Diarizer {
         let rate = ecapa2::SAMPLE_RATE;
         let o = &self.options;
         let to_samples = |s: f64| (s * f64::from(rate)).round().max(1.0) as usize;
-        let mut windows: Vec<SpeechWindow> =
-            over_speech(speech, audio.len(), rate, to_samples(o.window), to_samples(o.hop));
+        let mut windows: Vec<SpeechWindow> = over_speech(
+            speech,
+            audio.len(),
+            rate,
+            to_samples(o.window),
+            to_samples(o.hop),
+        );
         let min = source.min_samples();
         let before = windows.len();
         windows.retain(|w| w.window.end - w.window.start >= min);
@@ -155,7 +164,10 @@ impl Diarizer {
         if windows.is_empty() {
             // No speech: a clear, empty result (unless speakers were demanded).
             if let Some(k) = o.speakers.num.or(o.speakers.min).filter(|&k| k > 0) {
-                return Err(DiarizeError::TooFewWindows { asked: k, windows: 0 });
+                return Err(DiarizeError::TooFewWindows {
+                    asked: k,
+                    windows: 0,
+                });
             }
             return Ok(Diarization {
                 segments: Vec::new(),
@@ -166,11 +178,17 @@ impl Diarizer {
             });
         }
         let spans: Vec<_> = windows.iter().map(|w| w.window).collect();
-        let embeddings = source.embed(audio, &spans).map_err(DiarizeError::Embedding)?;
+        let embeddings = source
+            .embed(audio, &spans)
+            .map_err(DiarizeError::Embedding)?;
         if embeddings.len() != windows.len() {
             return Err(DiarizeError::BadEmbedding {
                 index: embeddings.len(),
-                reason: format!("{} embeddings for {} windows", embeddings.len(), windows.len()),
+                reason: format!(
+                    "{} embeddings for {} windows",
+                    embeddings.len(),
+                    windows.len()
+                ),
             });
         }
         let labels = self.cluster(&embeddings)?;
@@ -186,7 +204,9 @@ impl Diarizer {
                     .collect();
                 let dim = unit[0].len();
                 let centroid = (0..dim)
-                    .map(|j| (members.iter().map(|m| m[j]).sum::<f64>() / members.len() as f64) as f32)
+                    .map(|j| {
+                        (members.iter().map(|m| m[j]).sum::<f64>() / members.len() as f64) as f32
+                    })
                     .collect();
                 Speaker {
                     label: turns::speaker_name(c),
@@ -195,7 +215,11 @@ impl Diarizer {
                 }
             })
             .collect();
-        let pieces: Vec<Labelled> = windows.iter().zip(&labels).map(|(w, &l)| (w.own, l)).collect();
+        let pieces: Vec<Labelled> = windows
+            .iter()
+            .zip(&labels)
+            .map(|(w, &l)| (w.own, l))
+            .collect();
         let regular = turns::regular(&pieces, &o.turns);
         let exclusive = turns::exclusive(&regular, &pieces);
         let names: Vec<String> = speakers.iter().map(|s| s.label.clone()).collect();
@@ -234,7 +258,9 @@ impl Diarizer {
             .map(|u| {
                 let mut best = (0, f64::NEG_INFINITY);
                 for (c, centroid) in centroids.iter().enumerate() {
-                    let norm = crate::cluster::dot(centroid, centroid).sqrt().max(f64::MIN_POSITIVE);
+                    let norm = crate::cluster::dot(centroid, centroid)
+                        .sqrt()
+                        .max(f64::MIN_POSITIVE);
                     let s = crate::cluster::dot(u, centroid) / norm;
                     if s > best.1 {
                         best = (c, s);

@@ -45,7 +45,10 @@ pub fn parse(text: &str, path: &str) -> Result<ByUri<Turn>> {
             reason,
         };
         if fields.len() < 8 {
-            return Err(bad(format!("a SPEAKER line has 10 fields, this one {}", fields.len())));
+            return Err(bad(format!(
+                "a SPEAKER line has 10 fields, this one {}",
+                fields.len()
+            )));
         }
         let start = number(fields[3], "start", path, i + 1)?;
         let duration = number(fields[4], "duration", path, i + 1)?;
@@ -85,7 +88,9 @@ pub fn read_uem(path: &Path) -> Result<ByUri<Segment>> {
         }
         let start = number(fields[2], "start", &name, i + 1)?;
         let end = number(fields[3], "end", &name, i + 1)?;
-        out.entry(fields[0].to_string()).or_default().push(Segment::new(start, end));
+        out.entry(fields[0].to_string())
+            .or_default()
+            .push(Segment::new(start, end));
     }
     Ok(out)
 }
@@ -93,7 +98,10 @@ pub fn read_uem(path: &Path) -> Result<ByUri<Segment>> {
 /// RTTM lines for `turns` of recording `uri` (times to the millisecond).
 pub fn write(uri: &str, turns: &[Turn]) -> String {
     // RTTM fields are whitespace-separated: a name with spaces would shift the columns.
-    let uri: String = uri.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
+    let uri: String = uri
+        .chars()
+        .map(|c| if c.is_whitespace() { '_' } else { c })
+        .collect();
     turns
         .iter()
         .map(|t| {
@@ -113,12 +121,22 @@ mod tests {
 
     #[test]
     fn round_trips_and_names_bad_lines() {
-        let turns = vec![Turn { start: 1.5, end: 2.25, speaker: "A".into() }];
+        let turns = vec![Turn {
+            start: 1.5,
+            end: 2.25,
+            speaker: "A".into(),
+        }];
         let text = write("my file", &turns);
-        assert_eq!(text, "SPEAKER my_file 1 1.500 0.750 <NA> <NA> A <NA> <NA>\n");
+        assert_eq!(
+            text,
+            "SPEAKER my_file 1 1.500 0.750 <NA> <NA> A <NA> <NA>\n"
+        );
         let back = parse(&text, "x").expect("parses");
         assert_eq!(back["my_file"], turns);
         let err = parse("SPEAKER f 1 zero 1 <NA> <NA> A <NA> <NA>\n", "bad.rttm").unwrap_err();
-        assert_eq!(err.to_string(), "bad.rttm:1: start \"zero\" is not a finite number");
+        assert_eq!(
+            err.to_string(),
+            "bad.rttm:1: start \"zero\" is not a finite number"
+        );
     }
 }

@@ -67,7 +67,10 @@ pub fn difference(within: &[Segment], removed: &[Segment]) -> Vec<Segment> {
     let mut out = Vec::new();
     for w in support(within.iter().copied()) {
         let mut cursor = w.start;
-        for r in removed.iter().filter(|r| r.end > w.start && r.start < w.end) {
+        for r in removed
+            .iter()
+            .filter(|r| r.end > w.start && r.start < w.end)
+        {
             if r.start > cursor {
                 out.push(Segment::new(cursor, r.start));
             }

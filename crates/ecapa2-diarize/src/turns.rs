@@ -68,7 +68,9 @@ pub fn exclusive(turns: &[Labelled], pieces: &[Labelled]) -> Vec<Labelled> {
             .iter()
             .filter(|t| t.0.start <= a && t.0.end >= b)
             .collect();
-        let Some(first) = active.first() else { continue };
+        let Some(first) = active.first() else {
+            continue;
+        };
         let windowed = pieces
             .iter()
             .find(|p| p.0.start <= mid && mid < p.0.end && active.iter().any(|t| t.1 == p.1))
@@ -122,18 +124,29 @@ mod tests {
 
     #[test]
     fn fills_short_gaps_and_drops_short_turns() {
-        let pieces = [(seg(0.0, 2.0), 0), (seg(2.0, 2.2), 1), (seg(2.2, 4.0), 0), (seg(5.0, 5.1), 1)];
-        let o = TurnOptions { min_duration_on: 0.15, min_duration_off: 0.5 };
+        let pieces = [
+            (seg(0.0, 2.0), 0),
+            (seg(2.0, 2.2), 1),
+            (seg(2.2, 4.0), 0),
+            (seg(5.0, 5.1), 1),
+        ];
+        let o = TurnOptions {
+            min_duration_on: 0.15,
+            min_duration_off: 0.5,
+        };
         let r = regular(&pieces, &o);
         assert_eq!(r, vec![(seg(0.0, 4.0), 0), (seg(2.0, 2.2), 1)]);
         let e = exclusive(&r, &pieces);
-        assert_eq!(e, vec![(seg(0.0, 2.0), 0), (seg(2.0, 2.2), 1), (seg(2.2, 4.0), 0)]);
+        assert_eq!(
+            e,
+            vec![(seg(0.0, 2.0), 0), (seg(2.0, 2.2), 1), (seg(2.2, 4.0), 0)]
+        );
     }
 
     fn well_formed(t: &[Labelled]) -> bool {
-        t.windows(2).all(|w| {
-            (w[0].0.start, w[0].0.end, w[0].1) < (w[1].0.start, w[1].0.end, w[1].1)
-        }) && t.iter().all(|x| x.0.end > x.0.start)
+        t.windows(2)
+            .all(|w| (w[0].0.start, w[0].0.end, w[0].1) < (w[1].0.start, w[1].0.end, w[1].1))
+            && t.iter().all(|x| x.0.end > x.0.start)
     }
 
     proptest! {

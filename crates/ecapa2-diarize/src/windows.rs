@@ -134,7 +134,13 @@ mod tests {
     #[test]
     fn exact_fit_adds_nothing_and_short_input_is_one_window() {
         assert_eq!(plan(96_000, 48_000, 48_000).len(), 2);
-        assert_eq!(plan(1000, 48_000, 16_000), vec![Window { start: 0, end: 1000 }]);
+        assert_eq!(
+            plan(1000, 48_000, 16_000),
+            vec![Window {
+                start: 0,
+                end: 1000
+            }]
+        );
     }
 
     #[test]
@@ -150,7 +156,13 @@ mod tests {
         }
         // The short region, clamped to the audio's end, gets one full window ending there.
         let last = w.iter().find(|w| w.region == 1).expect("one window");
-        assert_eq!(last.window, Window { start: 136_000, end: 160_000 });
+        assert_eq!(
+            last.window,
+            Window {
+                start: 136_000,
+                end: 160_000
+            }
+        );
         assert_eq!(last.own, Segment::new(9.8, 10.0));
     }
 }

@@ -19,7 +19,11 @@ fn golden(name: &str) -> Value {
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn embeddings(case: &Value) -> Vec<Vec<f32>> {
@@ -27,7 +31,13 @@ fn embeddings(case: &Value) -> Vec<Vec<f32>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect()
 }
 
@@ -47,17 +57,29 @@ fn ahc_equals_scipy_linkage_and_fcluster_ties_included() {
             let want = a["z"].as_array().unwrap();
             assert_eq!(z.len(), want.len());
             for (k, (m, w)) in z.iter().zip(want).enumerate() {
-                let w: Vec<f64> = w.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                let w: Vec<f64> = w
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect();
                 assert_eq!(
                     (m.left, m.right, m.size),
                     (w[0] as usize, w[1] as usize, w[3] as usize),
                     "{name} {linkage:?} merge {k}"
                 );
-                assert!((m.distance - w[2]).abs() < 1e-9, "{name} {linkage:?} merge {k} distance");
+                assert!(
+                    (m.distance - w[2]).abs() < 1e-9,
+                    "{name} {linkage:?} merge {k} distance"
+                );
             }
             for cut in a["cuts"].as_array().unwrap() {
                 let t = cut["threshold"].as_f64().unwrap();
-                let c = if linkage == Linkage::Average { t } else { (2.0 * t).sqrt() };
+                let c = if linkage == Linkage::Average {
+                    t
+                } else {
+                    (2.0 * t).sqrt()
+                };
                 assert_eq!(
                     ahc::fcluster_distance(&z, n, c),
                     usizes(&cut["labels"]),
@@ -67,7 +89,11 @@ fn ahc_equals_scipy_linkage_and_fcluster_ties_included() {
             }
             for mc in a["maxclust"].as_array().unwrap() {
                 let k = mc["k"].as_u64().unwrap() as usize;
-                assert_eq!(ahc::fcluster_maxclust(&z, n, k), usizes(&mc["labels"]), "{name} {linkage:?} k={k}");
+                assert_eq!(
+                    ahc::fcluster_maxclust(&z, n, k),
+                    usizes(&mc["labels"]),
+                    "{name} {linkage:?} k={k}"
+                );
                 checked += 1;
             }
         }
@@ -83,23 +109,43 @@ fn nmesc_equals_the_numpy_implementation() {
         let rows = normalized(&embeddings(case)).unwrap();
         for want in case["nmesc"].as_array().unwrap() {
             let opt = |k: &str| want[k].as_u64().map(|v| v as usize);
-            let count = SpeakerCount { num: opt("num"), min: opt("min"), max: opt("max") };
+            let count = SpeakerCount {
+                num: opt("num"),
+                min: opt("min"),
+                max: opt("max"),
+            };
             let got = nmesc::cluster(&rows, &nmesc::NmescOptions::default(), count).unwrap();
             assert_eq!(
                 nmesc::p_values(rows.len(), &nmesc::NmescOptions::default()),
                 usizes(&want["p_values"]),
                 "{name}"
             );
-            assert_eq!((got.p, got.k), (opt("p").unwrap(), opt("k").unwrap()), "{name} {count:?}");
-            let lam: Vec<f64> = want["eigenvalues"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+            assert_eq!(
+                (got.p, got.k),
+                (opt("p").unwrap(), opt("k").unwrap()),
+                "{name} {count:?}"
+            );
+            let lam: Vec<f64> = want["eigenvalues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
             assert_eq!(got.eigenvalues.len(), lam.len());
             for (a, b) in got.eigenvalues.iter().zip(&lam) {
-                assert!((a - b).abs() < 1e-6, "{name} {count:?}: eigenvalue {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "{name} {count:?}: eigenvalue {a} vs {b}"
+                );
             }
             // Labels where the spectral embedding is unique: on the tie sets the eigenvalues
             // repeat and any basis of their eigenspace is as right as LAPACK's.
             if !name.contains("ties") {
-                assert_eq!(got.labels, canonical(&usizes(&want["labels"])), "{name} {count:?}");
+                assert_eq!(
+                    got.labels,
+                    canonical(&usizes(&want["labels"])),
+                    "{name} {count:?}"
+                );
             }
             checked += 1;
         }
@@ -126,7 +172,11 @@ fn joined(t: &[Turn]) -> Vec<Turn> {
     names.dedup();
     let mut out = Vec::new();
     for n in names {
-        let mut segs: Vec<Segment> = t.iter().filter(|x| x.speaker == n).map(Turn::segment).collect();
+        let mut segs: Vec<Segment> = t
+            .iter()
+            .filter(|x| x.speaker == n)
+            .map(Turn::segment)
+            .collect();
         segs.sort_by(|a, b| a.start.total_cmp(&b.start));
         let mut merged: Vec<Segment> = Vec::new();
         for s in segs {
@@ -135,7 +185,11 @@ fn joined(t: &[Turn]) -> Vec<Turn> {
                 _ => merged.push(s),
             }
         }
-        out.extend(merged.into_iter().map(|s| Turn { start: s.start, end: s.end, speaker: n.into() }));
+        out.extend(merged.into_iter().map(|s| Turn {
+            start: s.start,
+            end: s.end,
+            speaker: n.into(),
+        }));
     }
     out
 }
@@ -143,7 +197,8 @@ fn joined(t: &[Turn]) -> Vec<Turn> {
 #[test]
 fn der_and_jer_equal_pyannote_metrics_and_md_eval() {
     let g = golden("der.json");
-    let reference = rttm::read_rttm(&root().join("../../tests/fixtures/diarization/sample.rttm")).unwrap();
+    let reference =
+        rttm::read_rttm(&root().join("../../tests/fixtures/diarization/sample.rttm")).unwrap();
     let reference = &reference["sample"];
     let mut md_checked = 0;
     for case in g["cases"].as_array().unwrap() {
@@ -167,15 +222,31 @@ fn der_and_jer_equal_pyannote_metrics_and_md_eval() {
             (r.jer(), "jer"),
         ] {
             let want = case[key].as_f64().unwrap();
-            assert!((got - want).abs() < 1e-4, "{what}: {key} {got} vs pyannote {want}");
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{what}: {key} {got} vs pyannote {want}"
+            );
         }
         // md-eval prints seconds to 0.01, and takes the union of a speaker's overlapping
         // turns where pyannote counts each turn: compare with the hypothesis joined so.
         if let Some(md) = case.get("md_eval").filter(|m| !m.is_null()) {
-            let j = score(reference, &joined(&hyp), uem.as_deref(), &DerOptions { ..options });
-            for (got, key) in [(j.total, "total"), (j.missed, "missed"), (j.false_alarm, "false_alarm"), (j.confusion, "confusion")] {
+            let j = score(
+                reference,
+                &joined(&hyp),
+                uem.as_deref(),
+                &DerOptions { ..options },
+            );
+            for (got, key) in [
+                (j.total, "total"),
+                (j.missed, "missed"),
+                (j.false_alarm, "false_alarm"),
+                (j.confusion, "confusion"),
+            ] {
                 let want = md[key].as_f64().unwrap();
-                assert!((got - want).abs() <= 0.005 + 1e-9, "{what}: {key} {got} vs md-eval {want}");
+                assert!(
+                    (got - want).abs() <= 0.005 + 1e-9,
+                    "{what}: {key} {got} vs md-eval {want}"
+                );
             }
             md_checked += 1;
         }

@@ -87,11 +87,10 @@ fn update(linkage: Linkage, d_xi: f64, d_yi: f64, d_xy: f64, nx: usize, ny: usiz
     let (nx, ny) = (nx as f64, ny as f64);
     match linkage {
         Linkage::Average => (nx * d_xi + ny * d_yi) / (nx + ny),
-        Linkage::Centroid => {
-            (((nx * d_xi * d_xi) + (ny * d_yi * d_yi) - (nx * ny * d_xy * d_xy) / (nx + ny))
-                / (nx + ny))
-                .sqrt()
-        }
+        Linkage::Centroid => (((nx * d_xi * d_xi) + (ny * d_yi * d_yi)
+            - (nx * ny * d_xy * d_xy) / (nx + ny))
+            / (nx + ny))
+            .sqrt(),
     }
 }
 

@@ -27,10 +27,15 @@ impl SpeakerCount {
     pub fn bounds(&self, n: usize, default_max: usize) -> Result<(usize, usize)> {
         if let Some(k) = self.num {
             if k == 0 {
-                return Err(DiarizeError::InvalidOptions("num_speakers must be at least 1".into()));
+                return Err(DiarizeError::InvalidOptions(
+                    "num_speakers must be at least 1".into(),
+                ));
             }
             if k > n {
-                return Err(DiarizeError::TooFewWindows { asked: k, windows: n });
+                return Err(DiarizeError::TooFewWindows {
+                    asked: k,
+                    windows: n,
+                });
             }
             return Ok((k, k));
         }
@@ -47,7 +52,10 @@ impl SpeakerCount {
             )));
         }
         if lo > n {
-            return Err(DiarizeError::TooFewWindows { asked: lo, windows: n });
+            return Err(DiarizeError::TooFewWindows {
+                asked: lo,
+                windows: n,
+            });
         }
         Ok((lo, hi.min(n)))
     }
@@ -98,7 +106,11 @@ pub fn normalized(embeddings: &[Vec<f32>]) -> Result<Vec<Vec<f64>>> {
             if e.iter().any(|v| !v.is_finite()) {
                 return Err(bad("it holds a non-finite value"));
             }
-            let norm = e.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+            let norm = e
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt();
             if norm == 0.0 {
                 return Err(bad("it is all zeros"));
             }

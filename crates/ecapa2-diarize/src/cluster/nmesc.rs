@@ -101,7 +101,9 @@ pub fn pruned_laplacian(a: &DMatrix<f64>, p: usize) -> DMatrix<f64> {
     }
     let mut x = (&x + x.transpose()) * 0.5;
     x.fill_diagonal(0.0);
-    let degrees: Vec<f64> = (0..n).map(|i| x.row(i).iter().map(|v| v.abs()).sum()).collect();
+    let degrees: Vec<f64> = (0..n)
+        .map(|i| x.row(i).iter().map(|v| v.abs()).sum())
+        .collect();
     let mut l = -x;
     for (i, d) in degrees.into_iter().enumerate() {
         l[(i, i)] = d;
@@ -133,7 +135,11 @@ fn argmax_gap(gaps: &[f64], lo: usize, hi: usize, scale: f64) -> usize {
 }
 
 /// NME-SC on unit rows.
-pub fn cluster(rows: &[Vec<f64>], options: &NmescOptions, count: SpeakerCount) -> Result<NmescResult> {
+pub fn cluster(
+    rows: &[Vec<f64>],
+    options: &NmescOptions,
+    count: SpeakerCount,
+) -> Result<NmescResult> {
     let n = rows.len();
     let (lo, hi) = count.bounds(n, options.max_speakers)?;
     if n < 2 {
@@ -172,7 +178,12 @@ pub fn cluster(rows: &[Vec<f64>], options: &NmescOptions, count: SpeakerCount) -
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&i, &j| eig.eigenvalues[i].total_cmp(&eig.eigenvalues[j]));
         let spectral: Vec<Vec<f64>> = (0..n)
-            .map(|r| order[..k].iter().map(|&c| eig.eigenvectors[(r, c)]).collect())
+            .map(|r| {
+                order[..k]
+                    .iter()
+                    .map(|&c| eig.eigenvectors[(r, c)])
+                    .collect()
+            })
             .collect();
         kmeans(&spectral, k)
     };
