@@ -17,6 +17,8 @@ mod error;
 mod pipeline;
 pub mod rttm;
 mod segment;
+#[cfg(feature = "silero")]
+mod silero;
 pub mod turns;
 pub mod windows;
 
@@ -25,3 +27,5 @@ pub use embedder::{EmbeddingSource, SpeechDetector};
 pub use error::{DiarizeError, Result};
 pub use pipeline::{Diarization, DiarizeOptions, Diarizer, Speaker};
 pub use segment::{Segment, Turn};
+#[cfg(feature = "silero")]
+pub use silero::SileroDetector;

@@ -140,25 +140,8 @@ impl Diarizer {
         speech: &[Segment],
         source: &dyn EmbeddingSource,
     ) -> Result<Diarization> {
-        let rate = ecapa2::SAMPLE_RATE;
         let o = &self.options;
-        let to_samples = |s: f64| (s * f64::from(rate)).round().max(1.0) as usize;
-        let mut windows: Vec<SpeechWindow> = over_speech(
-            speech,
-            audio.len(),
-            rate,
-            to_samples(o.window),
-            to_samples(o.hop),
-        );
-        let min = source.min_samples();
-        let before = windows.len();
-        windows.retain(|w| w.window.end - w.window.start >= min);
-        if windows.len() < before {
-            tracing::warn!(
-                "{} window(s) shorter than the model's {min} samples skipped",
-                before - windows.len()
-            );
-        }
+        let windows = self.windows(audio.len(), speech, source.min_samples());
         let mut speech_used: Vec<Segment> = windows.iter().map(|w| w.own).collect();
         speech_used = crate::segment::support(speech_used);
         if windows.is_empty() {
@@ -230,6 +213,25 @@ impl Diarizer {
             speech: speech_used,
             windows: windows.len(),
         })
+    }
+
+    /// The windows [`Diarizer::diarize_regions`] embeds for `n` samples with `speech`,
+    /// leaving out those shorter than `min_samples` (for callers that embed them elsewhere,
+    /// e.g. through a service's batcher, and hand the results back as an [`EmbeddingSource`]).
+    pub fn windows(&self, n: usize, speech: &[Segment], min_samples: usize) -> Vec<SpeechWindow> {
+        let rate = ecapa2::SAMPLE_RATE;
+        let o = &self.options;
+        let to_samples = |s: f64| (s * f64::from(rate)).round().max(1.0) as usize;
+        let mut windows = over_speech(speech, n, rate, to_samples(o.window), to_samples(o.hop));
+        let before = windows.len();
+        windows.retain(|w| w.window.end - w.window.start >= min_samples);
+        if windows.len() < before {
+            tracing::warn!(
+                "{} window(s) shorter than the model's {min_samples} samples skipped",
+                before - windows.len()
+            );
+        }
+        windows
     }
 
     /// Cluster labels for all windows, through a strided subset past `max_cluster_windows`.

@@ -8,9 +8,8 @@ use ecapa2_diarize::cluster::ahc::{AhcOptions, Linkage};
 use ecapa2_diarize::cluster::nmesc::NmescOptions;
 use ecapa2_diarize::turns::TurnOptions;
 use ecapa2_diarize::{
-    rttm, Clustering, Diarization, DiarizeOptions, Diarizer, Segment, SpeakerCount, SpeechDetector,
+    rttm, Clustering, Diarization, DiarizeOptions, Diarizer, SileroDetector, SpeakerCount,
 };
-use ecapa2_vad::{SileroVad, VadOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,24 +70,6 @@ pub struct Args {
     inputs: Vec<PathBuf>,
 }
 
-/// The Silero VAD as the pipeline's speech detector.
-struct Vad(SileroVad);
-
-impl SpeechDetector for Vad {
-    fn speech(
-        &self,
-        audio: &[f32],
-    ) -> Result<Vec<Segment>, Box<dyn std::error::Error + Send + Sync>> {
-        let rate = f64::from(ecapa2_vad::SAMPLE_RATE);
-        Ok(self
-            .0
-            .speech_timestamps(audio, &VadOptions::default())?
-            .into_iter()
-            .map(|s| Segment::new(s.start as f64 / rate, s.end as f64 / rate))
-            .collect())
-    }
-}
-
 fn options(args: &Args) -> Result<DiarizeOptions> {
     let clustering = match args.clustering.as_str() {
         "ahc" => Clustering::Ahc(AhcOptions {
@@ -141,12 +122,11 @@ pub fn run(args: Args, options_in: Options) -> Result<ExitCode> {
         _ => bail!("--out must end in .rttm or .json"),
     };
     let files = inputs::expand(&args.inputs, &args.list)?;
-    let vad = Vad(match &args.vad_model {
-        Some(p) => {
-            SileroVad::from_file(p).with_context(|| format!("cannot load VAD {}", p.display()))?
-        }
-        None => SileroVad::embedded()?,
-    });
+    let vad = match &args.vad_model {
+        Some(p) => SileroDetector::from_file(p)
+            .with_context(|| format!("cannot load VAD {}", p.display()))?,
+        None => SileroDetector::embedded()?,
+    };
     let (model, mut registry) = match &args.registry {
         Some(db) => {
             let reg = ecapa2_registry::Registry::open(db)?;
