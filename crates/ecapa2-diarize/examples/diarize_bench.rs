@@ -48,11 +48,23 @@ fn main() -> Result<(), BoxError> {
     let d = diarizer.diarize_regions(samples, &speech, &Computed(embeddings))?;
     let cluster_s = t.elapsed().as_secs_f64();
 
-    println!("audio\t{seconds:.1} s, {} speech regions, {} windows", speech.len(), d.windows);
+    println!(
+        "audio\t{seconds:.1} s, {} speech regions, {} windows",
+        speech.len(),
+        d.windows
+    );
     println!("backend\t{}", model.backend_name());
-    for (stage, s) in [("vad", vad_s), ("embeddings", embed_s), ("clustering+turns", cluster_s)] {
+    for (stage, s) in [
+        ("vad", vad_s),
+        ("embeddings", embed_s),
+        ("clustering+turns", cluster_s),
+    ] {
         println!("{stage}\t{s:.3} s\tRTF {:.5}", s / seconds);
     }
-    println!("total\tRTF {:.5}\t{} speakers", (vad_s + embed_s + cluster_s) / seconds, d.speakers.len());
+    println!(
+        "total\tRTF {:.5}\t{} speakers",
+        (vad_s + embed_s + cluster_s) / seconds,
+        d.speakers.len()
+    );
     Ok(())
 }

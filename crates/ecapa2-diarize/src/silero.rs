@@ -15,12 +15,18 @@ pub struct SileroDetector {
 impl SileroDetector {
     /// The weights embedded in the binary, default options.
     pub fn embedded() -> Result<Self, ecapa2_vad::VadError> {
-        Ok(SileroDetector { vad: SileroVad::embedded()?, options: VadOptions::default() })
+        Ok(SileroDetector {
+            vad: SileroVad::embedded()?,
+            options: VadOptions::default(),
+        })
     }
 
     /// Weights from a `.safetensors` file, default options.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ecapa2_vad::VadError> {
-        Ok(SileroDetector { vad: SileroVad::from_file(path)?, options: VadOptions::default() })
+        Ok(SileroDetector {
+            vad: SileroVad::from_file(path)?,
+            options: VadOptions::default(),
+        })
     }
 }
 

@@ -99,7 +99,11 @@ fn options(q: &DiarizeQuery) -> Result<Diarizer, Problem> {
             threshold: t.unwrap_or(AhcOptions::default().threshold),
             ..AhcOptions::default()
         }),
-        ("nmesc", Some(_)) => return Err(Problem::bad_request("threshold applies to clustering=ahc only")),
+        ("nmesc", Some(_)) => {
+            return Err(Problem::bad_request(
+                "threshold applies to clustering=ahc only",
+            ))
+        }
         (other, _) => {
             return Err(Problem::bad_request(format!(
                 "clustering must be nmesc or ahc, not {other:?}"
@@ -108,7 +112,11 @@ fn options(q: &DiarizeQuery) -> Result<Diarizer, Problem> {
     };
     Diarizer::new(DiarizeOptions {
         clustering,
-        speakers: SpeakerCount { num: q.num_speakers, min: q.min_speakers, max: q.max_speakers },
+        speakers: SpeakerCount {
+            num: q.num_speakers,
+            min: q.min_speakers,
+            max: q.max_speakers,
+        },
         ..DiarizeOptions::default()
     })
     .map_err(problem)
@@ -126,7 +134,11 @@ fn problem(e: DiarizeError) -> Problem {
 
 fn turns(t: &[ecapa2_diarize::Turn]) -> Vec<TurnOut> {
     t.iter()
-        .map(|t| TurnOut { start: t.start, end: t.end, speaker: t.speaker.clone() })
+        .map(|t| TurnOut {
+            start: t.start,
+            end: t.end,
+            speaker: t.speaker.clone(),
+        })
         .collect()
 }
 
@@ -156,7 +168,9 @@ pub async fn diarize(
     Body(body): Body,
 ) -> Result<Json<DiarizeResponse>, Problem> {
     let diarizer = options(&query)?;
-    let audio = state.audio_from_body("request body", &headers, body).await?;
+    let audio = state
+        .audio_from_body("request body", &headers, body)
+        .await?;
     let duration_s = audio.duration_s;
     let samples = Arc::new(audio.samples);
     let min = state.model.min_samples();
@@ -164,9 +178,8 @@ pub async fn diarize(
     let planned = {
         let (samples, diarizer) = (samples.clone(), diarizer.clone());
         tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-            let vad = SileroDetector::embedded().map_err(|e| {
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            })?;
+            let vad = SileroDetector::embedded()
+                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
             let speech = vad
                 .speech(&samples)
                 .map_err(|e| problem(DiarizeError::Detection(e)))?;
@@ -200,7 +213,11 @@ pub async fn diarize(
         speakers: d
             .speakers
             .into_iter()
-            .map(|s| SpeakerOut { label: s.label, centroid: s.centroid, windows: s.windows })
+            .map(|s| SpeakerOut {
+                label: s.label,
+                centroid: s.centroid,
+                windows: s.windows,
+            })
             .collect(),
         duration_s,
     }))
@@ -215,7 +232,10 @@ where
     let handles: Vec<_> = jobs.map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(handles.len());
     for h in handles {
-        out.push(h.await.map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?);
+        out.push(
+            h.await
+                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        );
     }
     Ok(out)
 }
