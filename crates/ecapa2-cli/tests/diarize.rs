@@ -226,36 +226,30 @@ fn registry_names_matching_clusters_and_leaves_the_rest_anonymous() {
         all.extend_from_slice(args);
         ecapa2(&all)
     };
+    let diarize = || {
+        let (code, out, err) = ecapa2(&[
+            "diarize",
+            "--model",
+            MODEL,
+            SAMPLE,
+            "--num-speakers",
+            "2",
+            "--registry",
+            db,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
     assert_eq!(reg(&["create", "--model", MODEL]).0, 0);
     assert_eq!(reg(&["enroll", "--model", MODEL, "alice", SAMPLE]).0, 0);
     // Every score accepted: the first cluster takes the name, the others stay anonymous.
     assert_eq!(reg(&["set-threshold", "--value=-1"]).0, 0);
-    let (code, out, err) = ecapa2(&[
-        "diarize",
-        "--model",
-        MODEL,
-        SAMPLE,
-        "--num-speakers",
-        "2",
-        "--registry",
-        db,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = diarize();
     assert!(out.contains(" alice "), "{out}");
     assert!(out.contains(" SPEAKER_01 "), "{out}");
     // Nothing accepted: all anonymous.
     assert_eq!(reg(&["set-threshold", "--value=1.5"]).0, 0);
-    let (code, out, err) = ecapa2(&[
-        "diarize",
-        "--model",
-        MODEL,
-        SAMPLE,
-        "--num-speakers",
-        "2",
-        "--registry",
-        db,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = diarize();
     assert!(
         !out.contains("alice") && out.contains("SPEAKER_00"),
         "{out}"

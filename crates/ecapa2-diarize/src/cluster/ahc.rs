@@ -94,6 +94,34 @@ fn update(linkage: Linkage, d_xi: f64, d_yi: f64, d_xy: f64, nx: usize, ny: usiz
     }
 }
 
+/// Merges cluster `x` into `y` (x dropped): sizes, and `y`'s distances by Lance–Williams.
+fn merge_rows(
+    d: &mut [f64],
+    size: &mut [usize],
+    n: usize,
+    method: Linkage,
+    (x, y): (usize, usize),
+    d_xy: f64,
+) {
+    let (nx, ny) = (size[x], size[y]);
+    size[x] = 0;
+    size[y] = nx + ny;
+    for i in 0..n {
+        if size[i] == 0 || i == y {
+            continue;
+        }
+        let v = update(
+            method,
+            d[condensed_index(n, i, x)],
+            d[condensed_index(n, i, y)],
+            d_xy,
+            nx,
+            ny,
+        );
+        d[condensed_index(n, i, y)] = v;
+    }
+}
+
 /// The dendrogram of `n` items from their condensed distances, as scipy's `linkage` gives it.
 pub fn linkage(condensed: &[f64], n: usize, method: Linkage) -> Vec<Merge> {
     if n < 2 {
@@ -147,22 +175,7 @@ fn nn_chain(condensed: &[f64], n: usize, method: Linkage) -> Vec<Merge> {
             distance: current_min,
             size: nx + ny,
         });
-        size[x] = 0;
-        size[y] = nx + ny;
-        for i in 0..n {
-            if size[i] == 0 || i == y {
-                continue;
-            }
-            let v = update(
-                method,
-                d[condensed_index(n, i, x)],
-                d[condensed_index(n, i, y)],
-                current_min,
-                nx,
-                ny,
-            );
-            d[condensed_index(n, i, y)] = v;
-        }
+        merge_rows(&mut d, &mut size, n, method, (x, y), current_min);
     }
     // Stable sort by distance, then node ids from a union-find (scipy's `label`).
     z.sort_by(|a, b| a.distance.total_cmp(&b.distance));
@@ -335,23 +348,8 @@ fn generic(condensed: &[f64], n: usize, method: Linkage) -> Vec<Merge> {
             distance: dist,
             size: nx + ny,
         });
-        size[x] = 0;
-        size[y] = nx + ny;
+        merge_rows(&mut d, &mut size, n, method, (x, y), dist);
         cluster_id[y] = n + k;
-        for w in 0..n {
-            if size[w] == 0 || w == y {
-                continue;
-            }
-            let v = update(
-                method,
-                d[condensed_index(n, w, x)],
-                d[condensed_index(n, w, y)],
-                dist,
-                nx,
-                ny,
-            );
-            d[condensed_index(n, w, y)] = v;
-        }
         for w in 0..x {
             if size[w] > 0 && neighbor[w] == x {
                 neighbor[w] = y;
