@@ -57,6 +57,49 @@ def load(path):
     return x
 
 
+def random_segmentation_cases(n=60):
+    """Random bursty probability sequences (f32 values, some exactly at f32(threshold) and
+    f32(neg_threshold)) with random options, segmented by the wheel's
+    get_speech_timestamps_from_probs: every branch of the state machine, many times."""
+    from silero_vad import get_speech_timestamps_from_probs
+
+    rng = np.random.default_rng(2121)
+    cases = []
+    for _ in range(n):
+        length = int(rng.integers(1, 300))
+        opts = {}
+        if rng.random() < 0.7:
+            opts["threshold"] = round(float(rng.uniform(0.2, 0.8)), 2)
+        if rng.random() < 0.3:
+            opts["neg_threshold"] = round(float(rng.uniform(0.05, opts.get("threshold", 0.5))), 2)
+        if rng.random() < 0.6:
+            opts["max_speech_duration_s"] = round(float(rng.uniform(0.3, 4.0)), 2)
+        for k, hi in (("min_speech_duration_ms", 500), ("min_silence_duration_ms", 400),
+                      ("speech_pad_ms", 300), ("min_silence_at_max_speech", 200)):
+            if rng.random() < 0.5:
+                opts[k] = int(rng.integers(0, hi))
+        if rng.random() < 0.3:
+            opts["use_max_poss_sil_at_max_speech"] = False
+        thr = opts.get("threshold", 0.5)
+        neg = opts.get("neg_threshold", max(thr - 0.15, 0.01))
+        # Runs of speech-like or silence-like values, with boundary values sprinkled in.
+        probs, speech = [], bool(rng.random() < 0.5)
+        while len(probs) < length:
+            run = int(rng.geometric(0.15))
+            lo, hi = (thr - 0.1, 1.0) if speech else (0.0, neg + 0.1)
+            vals = rng.uniform(max(lo, 0.0), min(hi, 1.0), run).astype(np.float32)
+            edge = rng.random(run) < 0.1
+            vals[edge] = rng.choice(np.float32([thr, neg]), int(edge.sum()))
+            probs.extend(float(v) for v in vals)
+            speech = not speech
+        probs = probs[:length]
+        samples = length * 512 - int(rng.integers(0, 512))
+        ts = get_speech_timestamps_from_probs(probs, audio_length_samples=samples, **opts)
+        cases.append({"probabilities": probs, "samples": samples, "options": opts,
+                      "timestamps": [[s["start"], s["end"]] for s in ts]})
+    return cases
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     # Not speech: 1.5 s of silence, 2 s of white noise, 1 s of a 300 Hz hum, then the speech
@@ -100,9 +143,12 @@ def main():
         "source": f"silero-vad {silero_vad.__version__}, silero_vad.onnx via onnxruntime",
         "options": OPTIONS,
         "cases": cases,
+        "random_segmentation": random_segmentation_cases(),
     }
+    segs = [len(c["timestamps"]) for c in golden["random_segmentation"]]
+    print(f"random segmentation: {len(segs)} cases, {sum(segs)} segments, {segs.count(0)} empty")
     with open(os.path.join(OUT, "vad_goldens.json"), "w") as f:
-        json.dump(golden, f, indent=1)
+        json.dump(golden, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":

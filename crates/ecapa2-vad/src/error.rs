@@ -12,9 +12,18 @@ pub enum VadError {
     Weights {
         /// The file (`<embedded>` or `<bytes>` for in-memory weights).
         path: PathBuf,
-        /// What the safetensors reader reported.
+        /// What the safetensors reader reported (boxed: it is large and this path is cold).
         #[source]
-        source: ecapa2_archive::ArchiveError,
+        source: Box<ecapa2_archive::ArchiveError>,
+    },
+    /// The weights file is a zip archive (TorchScript `.jit`/`.pt`), not safetensors.
+    #[error(
+        "cannot read VAD weights {path}: this is a zip (TorchScript) archive, not safetensors; \
+         export the tensors with reference/make_vad_weights.py"
+    )]
+    NotSafetensors {
+        /// The file.
+        path: PathBuf,
     },
     /// A tensor the network needs is not in the weights file.
     #[error("VAD weights lack tensor `{name}` (is this a Silero VAD v6 16 kHz safetensors file?)")]
@@ -47,6 +56,17 @@ pub enum VadError {
         index: usize,
         /// Its value.
         value: f32,
+    },
+    /// A sample's magnitude is beyond [`ecapa2::MAX_SAMPLE_MAGNITUDE`] (not audio; it would
+    /// overflow the power spectrum).
+    #[error("audio sample {index} is {value:e}, beyond ±{max:e}: not audio")]
+    OutOfRange {
+        /// Index of the first such sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// The largest magnitude accepted.
+        max: f32,
     },
     /// An option is outside what the segmentation accepts.
     #[error("VAD option {name} = {value} is invalid: {reason}")]

@@ -29,7 +29,7 @@ const HOP: usize = 128;
 /// STFT frames per chunk.
 const FRAMES: usize = (WINDOW - N_FFT) / HOP + 1;
 /// Chunks per block of GEMMs: large enough to keep the GEMMs efficient, small enough that a
-/// block's activations (about 2 MiB) stay in cache-sized memory whatever the audio length.
+/// block's activations (a few MiB) are all the memory it needs, whatever the audio length.
 const BLOCK: usize = 256;
 
 /// The embedded weights: Silero VAD v6 16 kHz from the silero-vad 6.2.3 wheel (MIT).
@@ -73,9 +73,10 @@ impl SileroVad {
     /// chunk, each chunk is preceded by the last 64 samples of the one before (zeros for the
     /// first), and the last chunk is zero-padded. Empty audio gives no probabilities.
     ///
-    /// Errors on a non-finite sample. Runs on the calling thread.
+    /// Errors on a non-finite sample or one beyond ±[`ecapa2::MAX_SAMPLE_MAGNITUDE`]. Runs on
+    /// the calling thread.
     pub fn probabilities(&self, audio_16k: &[f32]) -> Result<Vec<f32>, VadError> {
-        check_finite(audio_16k)?;
+        check_samples(audio_16k)?;
         let chunks = audio_16k.len().div_ceil(CHUNK_SAMPLES);
         let mut probs = Vec::with_capacity(chunks);
         let mut lstm = LstmState::default();
@@ -204,11 +205,19 @@ fn chunk_window(audio: &[f32], k: usize) -> [f32; WINDOW] {
     w
 }
 
-fn check_finite(audio: &[f32]) -> Result<(), VadError> {
-    match audio.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(VadError::NonFiniteAudio {
+/// Refuses what the engine refuses: a non-finite sample, or one beyond
+/// [`ecapa2::MAX_SAMPLE_MAGNITUDE`], first by index.
+fn check_samples(audio: &[f32]) -> Result<(), VadError> {
+    let max = ecapa2::MAX_SAMPLE_MAGNITUDE;
+    match audio.iter().position(|x| !x.is_finite() || x.abs() > max) {
+        Some(index) if !audio[index].is_finite() => Err(VadError::NonFiniteAudio {
             index,
             value: audio[index],
+        }),
+        Some(index) => Err(VadError::OutOfRange {
+            index,
+            value: audio[index],
+            max,
         }),
         None => Ok(()),
     }

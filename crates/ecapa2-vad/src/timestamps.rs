@@ -63,7 +63,7 @@ impl VadOptions {
         if let Some(neg) = self.neg_threshold.filter(|n| !n.is_finite()) {
             return Err(bad("neg_threshold", neg, "must be a finite number"));
         }
-        if !(self.max_speech_duration_s > 0.0) {
+        if self.max_speech_duration_s.is_nan() || self.max_speech_duration_s <= 0.0 {
             return Err(bad(
                 "max_speech_duration_s",
                 self.max_speech_duration_s,

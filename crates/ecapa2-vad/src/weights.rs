@@ -60,34 +60,37 @@ pub(crate) struct Weights {
 impl Weights {
     /// Reads and checks the tensors of a safetensors file's bytes; `origin` names them in errors.
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self, VadError> {
-        let named = ecapa2_archive::read_safetensors_bytes(bytes).map_err(|source| {
-            VadError::Weights {
+        let named =
+            ecapa2_archive::read_safetensors_bytes(bytes).map_err(|source| VadError::Weights {
                 path: origin.to_path_buf(),
-                source,
-            }
-        })?;
+                source: Box::new(source),
+            })?;
         Self::from_tensors(&named)
     }
 
     /// Reads and checks the tensors of a safetensors file.
     pub fn from_file(path: &Path) -> Result<Self, VadError> {
-        let named =
-            ecapa2_archive::read_safetensors(path).map_err(|source| VadError::Weights {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let named = ecapa2_archive::read_safetensors(path).map_err(|source| {
+            if is_zip(path) {
+                VadError::NotSafetensors {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                VadError::Weights {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            }
+        })?;
         Self::from_tensors(&named)
     }
 
     /// Picks the network's tensors by name, checks shape and finiteness, and lays them out.
     fn from_tensors(named: &[(String, Tensor)]) -> Result<Self, VadError> {
-        let by_name: HashMap<&str, &Tensor> =
-            named.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let by_name: HashMap<&str, &Tensor> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let mut values: HashMap<&'static str, Vec<f32>> = HashMap::new();
         for (name, shape) in TENSORS {
-            let t = by_name
-                .get(name)
-                .ok_or(VadError::MissingTensor { name })?;
+            let t = by_name.get(name).ok_or(VadError::MissingTensor { name })?;
             if t.shape != shape {
                 return Err(VadError::WrongShape {
                     name,
@@ -129,6 +132,17 @@ impl Weights {
             out_b,
         })
     }
+}
+
+/// Whether the file starts like a zip archive (as `torch.jit.save` writes them): a likely
+/// mistake, `silero_vad.jit` given for the safetensors file.
+fn is_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
 }
 
 /// `[rows × cols]` row-major to `[cols × rows]` row-major.

@@ -15,6 +15,16 @@ const PROB_TOL: f32 = 1e-4;
 struct Golden {
     options: serde_json::Map<String, serde_json::Value>,
     cases: Vec<Case>,
+    random_segmentation: Vec<RandomCase>,
+}
+
+/// Random probabilities and options, segmented by `get_speech_timestamps_from_probs`.
+#[derive(Deserialize)]
+struct RandomCase {
+    probabilities: Vec<f32>,
+    samples: usize,
+    options: serde_json::Value,
+    timestamps: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -36,7 +46,9 @@ fn golden() -> Golden {
 
 fn audio(input: &str) -> Vec<f32> {
     let path = match input.strip_prefix("goldens/") {
-        Some(file) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/goldens").join(file),
+        Some(file) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/goldens")
+            .join(file),
         None => fixtures().join(input),
     };
     let opts = ecapa2_audio::LoadOptions::for_model(16_000, 1);
@@ -63,7 +75,10 @@ fn options(json: &serde_json::Value) -> VadOptions {
     o.speech_pad_ms = ms("speech_pad_ms").unwrap_or(o.speech_pad_ms);
     o.min_silence_at_max_speech_ms =
         ms("min_silence_at_max_speech").unwrap_or(o.min_silence_at_max_speech_ms);
-    if let Some(v) = json.get("use_max_poss_sil_at_max_speech").and_then(|v| v.as_bool()) {
+    if let Some(v) = json
+        .get("use_max_poss_sil_at_max_speech")
+        .and_then(|v| v.as_bool())
+    {
         o.use_max_poss_sil_at_max_speech = v;
     }
     // Every key was understood: a new key in the script must be mapped here too.
@@ -105,7 +120,10 @@ fn probabilities_match_onnxruntime() {
             .map(|(a, b)| (a - b).abs())
             .enumerate()
             .fold((0.0f32, 0), |m, (i, d)| if d > m.0 { (d, i) } else { m });
-        eprintln!("{}: max |ours - onnx| = {worst:.2e} (chunk {at})", case.input);
+        eprintln!(
+            "{}: max |ours - onnx| = {worst:.2e} (chunk {at})",
+            case.input
+        );
         assert!(worst <= PROB_TOL, "{}: {worst} at chunk {at}", case.input);
     }
 }
@@ -146,8 +164,31 @@ fn the_sample_has_speech_and_the_noise_does_not() {
     let g = golden();
     let sample = g.cases.iter().find(|c| c.input.contains("sample")).unwrap();
     assert!(segments(&sample.timestamps["default"]).len() >= 3);
-    let mix = g.cases.iter().find(|c| c.input.contains("noise_mix")).unwrap();
+    let mix = g
+        .cases
+        .iter()
+        .find(|c| c.input.contains("noise_mix"))
+        .unwrap();
     // 1.5 s silence + 2 s noise + 1 s hum come first: no speech before 4.5 s.
     let first = segments(&mix.timestamps["default"])[0];
     assert!(first.start > 4 * 16_000, "{first:?}");
+}
+
+#[test]
+fn segmentation_matches_the_reference_on_random_probabilities() {
+    // Bursty random sequences with random options (maximum-duration cuts at the longest or the
+    // last silence, zero padding or padding wider than the gaps, probabilities exactly at the
+    // f32 thresholds): identical segments, case by case.
+    let g = golden();
+    assert!(g.random_segmentation.len() >= 50);
+    let mut segments_seen = 0;
+    for (i, case) in g.random_segmentation.iter().enumerate() {
+        let opts = options(&case.options);
+        let want = segments(&case.timestamps);
+        let ours =
+            speech_timestamps_from_probabilities(&case.probabilities, case.samples, &opts).unwrap();
+        assert_eq!(ours, want, "random case {i}: {:?}", case.options);
+        segments_seen += want.len();
+    }
+    assert!(segments_seen > 100, "{segments_seen}");
 }
