@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,10 +23,21 @@ from ._ecapa2 import Ecapa2Error, Model as _Model, __version__
 from ._ecapa2 import load_audio as _load_audio
 from ._ecapa2 import parse_size as _parse_size
 
-__all__ = ["Ecapa2", "Ecapa2Error", "load_audio", "LABELS", "__version__"]
+__all__ = ["Ecapa2", "Ecapa2Error", "Turn", "load_audio", "LABELS", "__version__"]
 
 #: The feature labels, in network order (the order ``label=`` results always follow).
 LABELS = ("gfe_1", "gfe_2", "pool", "attention", "embedding")
+
+
+
+class Turn(NamedTuple):
+    """One speaker turn of :meth:`Ecapa2.diarize`: ``speaker`` spoke from ``start`` to ``end``
+    seconds."""
+
+    start: float
+    end: float
+    speaker: str
+
 
 _THREADS_ENV = "ECAPA2_NUM_THREADS"
 _MEMORY_ENV = "ECAPA2_MAX_MEMORY"
@@ -215,6 +226,53 @@ class Ecapa2:
         """As :meth:`embed_file` for a file held in memory; ``name`` (a path or key) appears in
         errors and its extension is used as a format hint."""
         return self._model.embed_bytes(name, bytes(data), label)[0]
+
+    def diarize(
+        self,
+        audio: Any,
+        num_speakers: Optional[int] = None,
+        min_speakers: Optional[int] = None,
+        max_speakers: Optional[int] = None,
+        *,
+        clustering: str = "nmesc",
+        threshold: Optional[float] = None,
+        exclusive: bool = False,
+    ) -> List[Turn]:
+        """Who spoke when: speaker turns of ``audio`` (a path, or 16 kHz mono samples),
+        sorted by time, as :class:`Turn` ``(start, end, speaker)`` in seconds.
+
+        Speech is found by the embedded Silero VAD, windows of 1.5 s every 0.75 s are
+        embedded, and the windows are clustered by NME-SC (``clustering="nmesc"``: the count
+        found by the normalised maximum eigengap, at most 8 unless ``max_speakers``) or AHC
+        (``clustering="ahc"``, cut at the cosine distance ``threshold``). ``num_speakers``
+        fixes the count; ``min_speakers``/``max_speakers`` bound it. ``exclusive=True`` gives
+        one speaker at a time. No speech gives ``[]``; more speakers than windows, or
+        contradictory counts, raise ``ValueError``.
+        """
+        if isinstance(audio, (str, bytes, os.PathLike)):
+            samples, _ = load_audio(audio, self.sample_rate)
+        else:
+            samples = _as_float32(audio)
+            if samples.ndim != 1:
+                raise ValueError(f"audio must have shape (N,), got {samples.shape}")
+        counts = {
+            name: _at_least_one(name, value)
+            for name, value in (
+                ("num_speakers", num_speakers),
+                ("min_speakers", min_speakers),
+                ("max_speakers", max_speakers),
+            )
+        }
+        turns, _ = self._model.diarize(
+            np.ascontiguousarray(samples),
+            counts["num_speakers"],
+            counts["min_speakers"],
+            counts["max_speakers"],
+            clustering,
+            threshold,
+            exclusive,
+        )
+        return [Turn(*t) for t in turns]
 
     def dim(self, label: str = "embedding") -> int:
         """Width of the features for ``label``."""

@@ -7,7 +7,6 @@ mod inputs;
 mod model_source;
 mod pipeline;
 mod progress;
-mod windows;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -121,6 +120,11 @@ enum Command {
     /// A speaker registry in SQLite: create, enroll, remove, list, verify, identify,
     /// set-threshold.
     Registry(commands::registry::Args),
+    /// Who spoke when: speaker turns of each file as RTTM or JSON (Silero VAD, ECAPA2
+    /// windows, NME-SC or AHC clustering).
+    Diarize(commands::diarize::Args),
+    /// DER (missed, false alarm, confusion) and JER of a hypothesis RTTM against a reference.
+    Der(commands::der::Args),
     /// HTTP service: embeddings, scores, and the speaker registry (--db), with dynamic
     /// batching, limits, Prometheus metrics and an OpenAPI description.
     Serve(commands::serve::Args),
@@ -167,6 +171,8 @@ fn main() -> ExitCode {
         Command::Download(a) => commands::download::run(a),
         Command::Registry(a) => commands::registry::run(a, options),
         Command::Serve(a) => commands::serve::run(a, options),
+        Command::Diarize(a) => commands::diarize::run(a, options),
+        Command::Der(a) => commands::der::run(a),
     };
     match result {
         Ok(code) => code,

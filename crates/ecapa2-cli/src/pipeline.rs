@@ -1,10 +1,10 @@
 //! Files in, embeddings out: decode a few files in parallel while the model (which spreads
 //! each utterance over its own thread pool) embeds them one at a time.
 
-use crate::windows;
 use anyhow::Result;
 use ecapa2::{Ecapa2, LabelSet};
 use ecapa2_audio::{ChannelMode, LoadOptions, Loaded};
+use ecapa2_diarize::windows;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

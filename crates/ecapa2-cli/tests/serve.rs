@@ -669,3 +669,55 @@ fn counter(metrics: &str, name: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
 }
+
+#[test]
+fn diarize_endpoint_equals_the_cli_and_shares_embed_limits() {
+    let sample = "tests/fixtures/diarization/sample.wav";
+    let s = Server::start(TINY, &[]);
+    let r = post_file(&format!("{}/v1/diarize?num_speakers=2", s.url), sample);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = r.json();
+    // The same pipeline as `ecapa2 diarize` (batched windows, same VAD): the same turns.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
+        .current_dir(root())
+        .args([
+            "--quiet",
+            "--threads",
+            "1",
+            "diarize",
+            "--model",
+            TINY,
+            "--num-speakers",
+            "2",
+            sample,
+            "-o",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(got["segments"], want["files"][0]["segments"]);
+    assert_eq!(got["speakers"].as_array().unwrap().len(), 2);
+    assert!((got["duration_s"].as_f64().unwrap() - 30.0).abs() < 0.01);
+    // Errors as /v1/embed's, plus the diarization's own.
+    post_file(
+        &format!("{}/v1/diarize", s.url),
+        "tests/fixtures/audio/not_audio.wav",
+    )
+    .assert_problem(415, "");
+    post_file(
+        &format!("{}/v1/diarize?min_speakers=3&max_speakers=2", s.url),
+        sample,
+    )
+    .assert_problem(400, "larger than max_speakers");
+    post_file(&format!("{}/v1/diarize?num_speakers=500", s.url), sample)
+        .assert_problem(422, "500 speakers asked for");
+    post_file(&format!("{}/v1/diarize?clustering=kmeans", s.url), sample)
+        .assert_problem(400, "nmesc or ahc");
+    let limited = Server::start(TINY, &["--max-audio-seconds", "1"]);
+    post_file(&format!("{}/v1/diarize", limited.url), sample).assert_problem(413, "limit of 1 s");
+}

@@ -42,6 +42,21 @@ fn engine_err(e: ecapa2::Error) -> PyErr {
     }
 }
 
+/// Diarization errors: bad options, too few windows and bad audio are `ValueError`, engine
+/// failures as [`engine_err`] maps them.
+fn diarize_err(e: ecapa2_diarize::DiarizeError) -> PyErr {
+    use ecapa2_diarize::DiarizeError as D;
+    match e {
+        D::Embedding(inner) => match inner.downcast::<ecapa2::Error>() {
+            Ok(engine) => engine_err(*engine),
+            Err(other) => Ecapa2Error::new_err(other.to_string()),
+        },
+        D::Io { .. } => audio_err(e),
+        D::Detection(_) => PyValueError::new_err(e.to_string()),
+        other => PyValueError::new_err(other.to_string()),
+    }
+}
+
 /// Audio and input-listing errors: `ValueError` (unreadable, unsupported, empty, too long…),
 /// or the `OSError` subclass for a file that cannot be opened.
 fn audio_err(e: impl std::error::Error + 'static) -> PyErr {
@@ -374,6 +389,65 @@ impl Model {
             )
         })?;
         Ok((PyArray1::from_vec(py, out), seconds))
+    }
+
+    /// Diarizes mono 16 kHz float32 audio (embedded Silero VAD, NME-SC or AHC) →
+    /// `[(start, end, speaker), ...]` sorted by time, and the speakers' centroids.
+    #[pyo3(signature = (audio, num_speakers=None, min_speakers=None, max_speakers=None, clustering="nmesc", threshold=None, exclusive=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn diarize(
+        &self,
+        py: Python<'_>,
+        audio: PyReadonlyArray1<'_, f32>,
+        num_speakers: Option<usize>,
+        min_speakers: Option<usize>,
+        max_speakers: Option<usize>,
+        clustering: &str,
+        threshold: Option<f64>,
+        exclusive: bool,
+    ) -> PyResult<(Vec<(f64, f64, String)>, Vec<(String, Vec<f32>)>)> {
+        use ecapa2_diarize::cluster::ahc::AhcOptions;
+        let clustering = match (clustering, threshold) {
+            ("nmesc", None) => ecapa2_diarize::Clustering::default(),
+            ("nmesc", Some(_)) => {
+                return Err(PyValueError::new_err("threshold applies to clustering='ahc' only"))
+            }
+            ("ahc", t) => ecapa2_diarize::Clustering::Ahc(AhcOptions {
+                threshold: t.unwrap_or(AhcOptions::default().threshold),
+                ..AhcOptions::default()
+            }),
+            (other, _) => {
+                return Err(PyValueError::new_err(format!(
+                    "clustering must be 'nmesc' or 'ahc', not {other:?}"
+                )))
+            }
+        };
+        let options = ecapa2_diarize::DiarizeOptions {
+            clustering,
+            speakers: ecapa2_diarize::SpeakerCount {
+                num: num_speakers,
+                min: min_speakers,
+                max: max_speakers,
+            },
+            ..Default::default()
+        };
+        let diarizer = ecapa2_diarize::Diarizer::new(options).map_err(diarize_err)?;
+        let owned: Vec<f32> = audio
+            .as_slice()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .to_vec();
+        let d = py
+            .detach(|| {
+                let vad = ecapa2_diarize::SileroDetector::embedded()
+                    .map_err(|e| ecapa2_diarize::DiarizeError::Detection(Box::new(e)))?;
+                diarizer.diarize(&owned, &vad, &self.inner)
+            })
+            .map_err(diarize_err)?;
+        let turns = if exclusive { &d.exclusive } else { &d.segments };
+        Ok((
+            turns.iter().map(|t| (t.start, t.end, t.speaker.clone())).collect(),
+            d.speakers.into_iter().map(|s| (s.label, s.centroid)).collect(),
+        ))
     }
 
     /// Width of the features for `label`.

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod der;
+pub mod diarize;
 pub mod download;
 pub mod embed;
 pub mod eval;

@@ -294,8 +294,9 @@ fn load(model: &ModelArgs, options: Options, label: &str) -> Result<(Ecapa2, Mod
     Ok((ecapa, identity))
 }
 
-/// Loads the model for an existing registry, refusing another model before any audio work.
-fn load_for(
+/// Loads the model for an existing registry, refusing another model before any audio work
+/// (also used by `diarize --registry`).
+pub(crate) fn load_for(
     reg: &Registry,
     model: &ModelArgs,
     options: Options,

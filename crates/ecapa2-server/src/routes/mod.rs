@@ -1,5 +1,6 @@
 //! The endpoints, the router, and the OpenAPI description generated from them.
 
+mod diarize;
 mod embed;
 mod extract;
 mod registry;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use utoipa::OpenApi;
 
+pub use diarize::{DiarizeResponse, SpeakerOut as DiarizedSpeaker, TurnOut};
 pub use embed::EmbedResponse;
 pub use registry::{
     CandidateOut, EnrollResponse, EnrollmentOut, IdentifyResponse, RemoveResponse,
@@ -35,6 +37,7 @@ pub use service::{Health, LabelInfo, ModelInfo, RegistryInfo};
     ),
     paths(
         embed::embed,
+        diarize::diarize,
         score::score,
         registry::list_speakers,
         registry::get_speaker,
@@ -144,6 +147,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/embed", post(embed::embed))
         .route("/v1/score", post(score::score))
+        .route("/v1/diarize", post(diarize::diarize))
         .route("/v1/speakers", get(registry::list_speakers))
         .route(
             "/v1/speakers/{speaker}",
