@@ -28,13 +28,14 @@ HOST="$(rustc -vV | sed -n 's/^host: //p')"
 timed "wheels ($HOST)" bash -c "ECAPA2_WHEEL_TARGETS='$HOST' scripts/build-wheels.sh '$WHEELS' 2>&1 | tee '$LOG_DIR/wheels.log'; exit \${PIPESTATUS[0]}"
 
 VENV="${ECAPA2_TEST_VENV:-target/python-venv}"
+ARCH="${HOST%%-*}"
 install_wheels() {
     rm -rf "$VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # Only the wheels: pip may not fall back to building either package from source.
     "$VENV/bin/python" -m pip install -q --only-binary ecapa2,ecapa2-cli \
-        "$(ls "$WHEELS"/ecapa2-*.whl)[ray,test]" "$(ls "$WHEELS"/ecapa2_cli-*.whl)"
+        "$(ls "$WHEELS"/ecapa2-*_"$ARCH".whl)[ray,test]" "$(ls "$WHEELS"/ecapa2_cli-*_"$ARCH".whl)"
 }
 timed "fresh venv + wheels" install_wheels
 

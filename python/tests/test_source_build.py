@@ -3,8 +3,8 @@
 tests/run-all.sh installs the library and command-line wheels into a virtual environment whose
 PATH has no cargo or rustc, sets ECAPA2_CLI to the wheel's `ecapa2` and ECAPA2_SOURCE_CLI to
 the binary `cargo test` built from this checkout: then every output of the wheels (all labels,
-every test archive, every decodable audio fixture and every golden input) must equal the source
-build's within 1e-6.
+every test archive on every decodable audio fixture and on its golden inputs) must equal the
+source build's within 1e-6.
 """
 
 import importlib.metadata
@@ -57,23 +57,24 @@ def write_f32_wav(path, samples):
 
 @pytest.fixture(scope="session")
 def golden_inputs(tmp_path_factory):
-    """Every golden input array of every test archive, one f32 WAV per row."""
+    """Each test archive's golden input arrays, one f32 WAV per row: {model: [paths]}."""
     out = tmp_path_factory.mktemp("golden-inputs")
-    files = []
+    files = {}
     for model in MODELS:
+        files[model] = []
         for npy in sorted((FIXTURES / model / "golden").glob("*.audio.npy")):
             audio = np.load(npy)
             for row, samples in enumerate(audio.reshape(-1, audio.shape[-1])):
                 path = out / f"{model}-{npy.name[: -len('.audio.npy')]}-{row}.wav"
                 write_f32_wav(path, samples)
-                files.append(path)
+                files[model].append(path)
     return files
 
 
 @pytest.mark.parametrize("model_name", MODELS)
 def test_outputs_equal_the_source_build(model_name, cli, source_cli, golden_inputs):
     model_path = FIXTURES / model_name / "model.pt"
-    files = [FIXTURES / "audio" / f for f in AUDIO] + golden_inputs
+    files = [FIXTURES / "audio" / f for f in AUDIO] + golden_inputs[model_name]
     want = cli_embeddings(source_cli, model_path, files, label=ALL_LABELS)
     got_cli = cli_embeddings(cli, model_path, files, label=ALL_LABELS)
     model = ecapa2.Ecapa2.load(model_path)
