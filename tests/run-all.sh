@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 LOG_DIR="${ECAPA2_TEST_LOGS:-target/test-logs}"
 mkdir -p "$LOG_DIR"
+LOG_DIR="$(cd "$LOG_DIR" && pwd)"
 timed() { # timed NAME COMMAND...
     local start=$SECONDS status=0
     "${@:2}" || status=$?
@@ -27,7 +28,7 @@ WHEELS="${ECAPA2_TEST_WHEELS:-target/wheels}"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 timed "wheels ($HOST)" bash -c "ECAPA2_WHEEL_TARGETS='$HOST' scripts/build-wheels.sh '$WHEELS' 2>&1 | tee '$LOG_DIR/wheels.log'; exit \${PIPESTATUS[0]}"
 
-VENV="${ECAPA2_TEST_VENV:-target/python-venv}"
+VENV="$(realpath -m "${ECAPA2_TEST_VENV:-target/python-venv}")"
 ARCH="${HOST%%-*}"
 install_wheels() {
     rm -rf "$VENV"
@@ -40,7 +41,7 @@ install_wheels() {
 timed "fresh venv + wheels" install_wheels
 
 # PATH without the folders that hold cargo or rustc: the wheels must not need them.
-NO_RUST_PATH="$ROOT/$VENV/bin"
+NO_RUST_PATH="$VENV/bin"
 IFS=: read -ra dirs <<< "$PATH"
 for d in "${dirs[@]}"; do
     [[ -n "$d" && ! -e "$d/cargo" && ! -e "$d/rustc" ]] && NO_RUST_PATH+=":$d"
@@ -51,5 +52,5 @@ if PATH="$NO_RUST_PATH" command -v cargo rustc; then
 fi
 # From the tests' folder, so that `import ecapa2` is the installed package, not python/ecapa2.
 timed "pytest (installed wheels)" bash -c "cd python/tests && PATH='$NO_RUST_PATH' \
-    ECAPA2_CLI='$ROOT/$VENV/bin/ecapa2' ECAPA2_SOURCE_CLI='$ROOT/target/debug/ecapa2' \
-    '$ROOT/$VENV/bin/python' -m pytest -q -p no:cacheprovider . 2>&1 | tee '$ROOT/$LOG_DIR/pytest.log'; exit \${PIPESTATUS[0]}"
+    ECAPA2_CLI='$VENV/bin/ecapa2' ECAPA2_SOURCE_CLI='$ROOT/target/debug/ecapa2' \
+    '$VENV/bin/python' -m pytest -q -p no:cacheprovider . 2>&1 | tee '$LOG_DIR/pytest.log'; exit \${PIPESTATUS[0]}"
