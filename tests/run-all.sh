@@ -2,18 +2,55 @@
 # Every test, Rust and Python, on a fresh machine (a Rust toolchain and python3 are all it
 # needs; Python packages come from PyPI):
 #   1. cargo test --workspace (engine, kernels, audio, hub, eval, CLI);
-#   2. the Python package built with maturin into a virtual environment (target/python-venv),
-#      then pytest: the API against the fixtures' PyTorch goldens and a real local Ray job.
+#   2. the release wheels for this machine (library, command line, sdist) built by
+#      scripts/build-wheels.sh into target/wheels;
+#   3. those wheels installed into a fresh virtual environment (target/python-venv), then pytest
+#      with a PATH that has no cargo or rustc: the API against the fixtures' PyTorch goldens, a
+#      real local Ray job, and the wheels' outputs against the source build of step 1.
+# Each step prints its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 LOG_DIR="${ECAPA2_TEST_LOGS:-target/test-logs}"
 mkdir -p "$LOG_DIR"
+LOG_DIR="$(cd "$LOG_DIR" && pwd)"
+timed() { # timed NAME COMMAND...
+    local start=$SECONDS status=0
+    "${@:2}" || status=$?
+    echo "== $1: $((SECONDS - start)) s" | tee -a "$LOG_DIR/times.log"
+    return $status
+}
+: > "$LOG_DIR/times.log"
 
-cargo test --workspace --locked 2>&1 | tee "$LOG_DIR/cargo.log"
+timed "cargo test" bash -c "cargo test --workspace --locked 2>&1 | tee '$LOG_DIR/cargo.log'; exit \${PIPESTATUS[0]}"
 
-VENV="${ECAPA2_TEST_VENV:-target/python-venv}"
-[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q ".[ray,test]"
+WHEELS="${ECAPA2_TEST_WHEELS:-target/wheels}"
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
+timed "wheels ($HOST)" bash -c "ECAPA2_WHEEL_TARGETS='$HOST' scripts/build-wheels.sh '$WHEELS' 2>&1 | tee '$LOG_DIR/wheels.log'; exit \${PIPESTATUS[0]}"
+
+VENV="$(realpath -m "${ECAPA2_TEST_VENV:-target/python-venv}")"
+ARCH="${HOST%%-*}"
+install_wheels() {
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    # Only the wheels: pip may not fall back to building either package from source.
+    "$VENV/bin/python" -m pip install -q --only-binary ecapa2,ecapa2-cli \
+        "$(ls "$WHEELS"/ecapa2-*_"$ARCH".whl)[ray,test]" "$(ls "$WHEELS"/ecapa2_cli-*_"$ARCH".whl)"
+}
+timed "fresh venv + wheels" install_wheels
+
+# PATH without the folders that hold cargo or rustc: the wheels must not need them.
+NO_RUST_PATH="$VENV/bin"
+IFS=: read -ra dirs <<< "$PATH"
+for d in "${dirs[@]}"; do
+    [[ -n "$d" && ! -e "$d/cargo" && ! -e "$d/rustc" ]] && NO_RUST_PATH+=":$d"
+done
+if PATH="$NO_RUST_PATH" command -v cargo rustc; then
+    echo "cargo/rustc still on the test PATH" >&2
+    exit 1
+fi
 # From the tests' folder, so that `import ecapa2` is the installed package, not python/ecapa2.
-(cd python/tests && "../../$VENV/bin/python" -m pytest -q -p no:cacheprovider . 2>&1) | tee "$LOG_DIR/pytest.log"
+timed "pytest (installed wheels)" bash -c "cd python/tests && PATH='$NO_RUST_PATH' \
+    ECAPA2_CLI='$VENV/bin/ecapa2' ECAPA2_SOURCE_CLI='$ROOT/target/debug/ecapa2' \
+    '$VENV/bin/python' -m pytest -q -p no:cacheprovider . 2>&1 | tee '$LOG_DIR/pytest.log'; exit \${PIPESTATUS[0]}"
