@@ -1,30 +1,9 @@
 //! The `ecapa2` binary end to end on the committed fixtures.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ecapa2(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
-        .current_dir(root())
-        .args(["--threads", "2"])
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .env(
-            "HF_HUB_CACHE",
-            std::env::temp_dir().join("ecapa2-cli-test-empty-cache"),
-        )
-        .output()
-        .expect("run ecapa2");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{ecapa2, root};
+use std::path::Path;
 
 const MODEL: &str = "tests/fixtures/tiny/model.pt";
 const SPEECH: &str = "tests/fixtures/audio/speech_16k.wav";

@@ -2,27 +2,9 @@
 //! (embedded Silero VAD, the tiny random-weight model: the speaker count means nothing, the
 //! format, the VAD's speech and the error handling do), and DER against pyannote.metrics.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ecapa2(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
-        .current_dir(root())
-        .args(["--threads", "2"])
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("run ecapa2");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{ecapa2, root};
 
 const MODEL: &str = "tests/fixtures/tiny/model.pt";
 const SAMPLE: &str = "tests/fixtures/diarization/sample.wav";

@@ -1,5 +1,6 @@
-//! What the end-to-end tests share: the repository root, a real `ecapa2 serve` process, and
-//! the check that a registry file holds everything a writer acknowledged.
+//! What the end-to-end tests share: the repository root, a run of the `ecapa2` binary, a real
+//! `ecapa2 serve` process, and the check that a registry file holds everything a writer
+//! acknowledged.
 
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -10,6 +11,27 @@ use std::process::{Child, Command, Stdio};
 /// The repository root (fixtures are named relative to it).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the `ecapa2` binary from the repository root with two threads, offline and with an
+/// empty hub cache: (exit code, stdout, stderr).
+pub fn ecapa2(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecapa2"))
+        .current_dir(root())
+        .args(["--threads", "2"])
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env(
+            "HF_HUB_CACHE",
+            std::env::temp_dir().join("ecapa2-cli-test-empty-cache"),
+        )
+        .output()
+        .expect("run ecapa2");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A running server, killed when dropped.
