@@ -155,8 +155,6 @@ fn decode_source<S: MediaSource + 'static>(
                 "{what}; extract its audio to WAV or FLAC, e.g. `ffmpeg -i in out.flac`"
             ),
         }),
-        Sniffed::Other => {
-            crate::symphonia_decode::decode(file_name, Box::new(source), ext, opts)
-        }
+        Sniffed::Other => crate::symphonia_decode::decode(file_name, Box::new(source), ext, opts),
     }
 }

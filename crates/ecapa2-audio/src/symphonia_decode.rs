@@ -89,18 +89,19 @@ pub(crate) fn decode(
     let mut last_error = None;
     // In strict mode the first damage ends decoding with an error; otherwise it is logged and
     // decoding goes on (or stops, keeping what came before).
-    let damaged = |what: String, decoded_frames: usize, rate: Option<u32>| -> Result<(), AudioError> {
-        if opts.keep_partial {
-            tracing::warn!(file = %file_name, "{what}; keeping what decodes");
-            Ok(())
-        } else {
-            Err(corrupt(format!(
-                "{what} after {:.2} s of audio (a part of a file is not the file; \
+    let damaged =
+        |what: String, decoded_frames: usize, rate: Option<u32>| -> Result<(), AudioError> {
+            if opts.keep_partial {
+                tracing::warn!(file = %file_name, "{what}; keeping what decodes");
+                Ok(())
+            } else {
+                Err(corrupt(format!(
+                    "{what} after {:.2} s of audio (a part of a file is not the file; \
                  keep_partial / --keep-partial accepts what decodes)",
-                seconds(decoded_frames, rate)
-            )))
-        }
-    };
+                    seconds(decoded_frames, rate)
+                )))
+            }
+        };
 
     loop {
         let frames_so_far = channels.first().map_or(0, Vec::len);
@@ -108,7 +109,11 @@ pub(crate) fn decode(
             Ok(Some(packet)) => packet,
             Ok(None) => break,
             Err(SymphoniaError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                damaged("file ends inside a packet (truncated)".to_owned(), frames_so_far, sample_rate)?;
+                damaged(
+                    "file ends inside a packet (truncated)".to_owned(),
+                    frames_so_far,
+                    sample_rate,
+                )?;
                 break;
             }
             Err(SymphoniaError::ResetRequired) => {
@@ -143,14 +148,22 @@ pub(crate) fn decode(
                 failed_packets += 1;
                 last_error = Some(msg);
                 if decoded_packets > 0 {
-                    damaged(format!("a packet cannot be decoded ({msg})"), frames_so_far, sample_rate)?;
+                    damaged(
+                        format!("a packet cannot be decoded ({msg})"),
+                        frames_so_far,
+                        sample_rate,
+                    )?;
                 }
                 continue;
             }
             Err(SymphoniaError::IoError(e)) => {
                 failed_packets += 1;
                 if decoded_packets > 0 {
-                    damaged(format!("a packet cannot be read ({e})"), frames_so_far, sample_rate)?;
+                    damaged(
+                        format!("a packet cannot be read ({e})"),
+                        frames_so_far,
+                        sample_rate,
+                    )?;
                 }
                 continue;
             }

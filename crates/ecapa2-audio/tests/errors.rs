@@ -330,7 +330,10 @@ fn damaged_or_cut_compressed_audio_is_corrupt_unless_partial_is_kept() {
         }
         for (damage, damaged) in cases {
             let err = match ecapa2_audio::load_bytes(name, damaged.clone(), &strict) {
-                Ok(a) => panic!("{name} {damage}: loaded {} of {whole} samples as if whole", a.len()),
+                Ok(a) => panic!(
+                    "{name} {damage}: loaded {} of {whole} samples as if whole",
+                    a.len()
+                ),
                 Err(e) => e,
             };
             assert!(

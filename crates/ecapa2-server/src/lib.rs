@@ -97,7 +97,8 @@ impl Service {
             }
         }
         Ok(Self {
-            state: state::AppState::new(model, model_id, registry, config).map_err(StartError::Engine)?,
+            state: state::AppState::new(model, model_id, registry, config)
+                .map_err(StartError::Engine)?,
         })
     }
 
