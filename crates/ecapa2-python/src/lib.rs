@@ -203,6 +203,8 @@ impl AsRef<[u8]> for InPlace {
 #[pyclass(frozen, module = "ecapa2._ecapa2")]
 struct Model {
     inner: Ecapa2,
+    /// The embedded Silero VAD of `diarize`, parsed on first use, not per call.
+    vad: std::sync::OnceLock<ecapa2_diarize::SileroDetector>,
 }
 
 fn rows_to_array<'py>(
@@ -238,7 +240,10 @@ impl Model {
         let inner = py
             .detach(|| Ecapa2::load_with(&path, options))
             .map_err(engine_err)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            vad: Default::default(),
+        })
     }
 
     /// Loads an archive from `bytes` or a 1-D numpy `uint8` array, read in place when the
@@ -275,6 +280,7 @@ impl Model {
         };
         Ok(Self {
             inner: inner.map_err(engine_err)?,
+            vad: Default::default(),
         })
     }
 
@@ -294,7 +300,10 @@ impl Model {
         let inner = py
             .detach(|| Ecapa2::from_hub_with(&hub, revision.as_deref(), options))
             .map_err(engine_err)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            vad: Default::default(),
+        })
     }
 
     /// Features of equal-length utterances `(B, N)` → `(B, D)`.
@@ -438,9 +447,15 @@ impl Model {
             .to_vec();
         let d = py
             .detach(|| {
-                let vad = ecapa2_diarize::SileroDetector::embedded()
-                    .map_err(|e| ecapa2_diarize::DiarizeError::Detection(Box::new(e)))?;
-                diarizer.diarize(&owned, &vad, &self.inner)
+                let vad = match self.vad.get() {
+                    Some(vad) => vad,
+                    None => {
+                        let vad = ecapa2_diarize::SileroDetector::embedded()
+                            .map_err(|e| ecapa2_diarize::DiarizeError::Detection(Box::new(e)))?;
+                        self.vad.get_or_init(|| vad)
+                    }
+                };
+                diarizer.diarize(&owned, vad, &self.inner)
             })
             .map_err(diarize_err)?;
         let turns = if exclusive { &d.exclusive } else { &d.segments };

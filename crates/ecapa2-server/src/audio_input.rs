@@ -68,7 +68,7 @@ impl AppState {
             ecapa2_audio::load_bytes(&name, Vec::from(body), &opts)
         })
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        .map_err(Problem::internal)??;
         let duration_s = loaded.duration_s;
         self.check_duration(duration_s)?;
         let samples = loaded.signals.into_iter().next().unwrap_or_default();
@@ -96,7 +96,7 @@ impl AppState {
             samples_to_audio(body, &name, &opts, max_s)
         })
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Problem::internal)?
     }
 
     fn load_options(&self) -> LoadOptions {

@@ -41,6 +41,11 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, detail)
     }
 
+    /// 500: a failure of the service itself (a task that panicked, an asset that will not load).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail.to_string())
+    }
+
     /// 503 with `Retry-After`: the queue is full or the service is shutting down.
     pub fn unavailable(detail: impl Into<String>, retry_after_s: u64) -> Self {
         Self {

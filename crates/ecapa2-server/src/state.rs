@@ -81,6 +81,8 @@ pub(crate) struct AppState {
     pub config: ServiceConfig,
     pub decodes: Semaphore,
     pub admission: Admission,
+    /// The embedded Silero VAD of `/v1/diarize`, parsed on first use, not per request.
+    vad: std::sync::OnceLock<ecapa2_diarize::SileroDetector>,
     draining: AtomicBool,
 }
 
@@ -111,8 +113,18 @@ impl AppState {
             decodes: Semaphore::new(config.limits.decode_concurrency.max(1)),
             admission,
             config,
+            vad: std::sync::OnceLock::new(),
             draining: AtomicBool::new(false),
         }))
+    }
+
+    /// The embedded VAD, loaded once (two first requests may both parse it; one is kept).
+    pub fn vad(&self) -> Result<&ecapa2_diarize::SileroDetector, Problem> {
+        if let Some(vad) = self.vad.get() {
+            return Ok(vad);
+        }
+        let vad = ecapa2_diarize::SileroDetector::embedded().map_err(Problem::internal)?;
+        Ok(self.vad.get_or_init(|| vad))
     }
 
     pub fn start_draining(&self) {
@@ -186,7 +198,7 @@ impl AppState {
             f(reg)
         })
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Problem::internal)?
     }
 
     /// The registry's identity for this model, or 404 without a registry.

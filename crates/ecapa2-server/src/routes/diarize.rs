@@ -14,8 +14,8 @@ use ecapa2::LabelSet;
 use ecapa2_diarize::cluster::ahc::AhcOptions;
 use ecapa2_diarize::windows::Window;
 use ecapa2_diarize::{
-    Clustering, DiarizeError, DiarizeOptions, Diarizer, EmbeddingSource, SileroDetector,
-    SpeakerCount, SpeechDetector,
+    Clustering, DiarizeError, DiarizeOptions, Diarizer, EmbeddingSource, SpeakerCount,
+    SpeechDetector,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -128,7 +128,7 @@ fn problem(e: DiarizeError) -> Problem {
         DiarizeError::TooFewWindows { .. } | DiarizeError::BadEmbedding { .. } => {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
-        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        _ => Problem::internal(e),
     }
 }
 
@@ -176,18 +176,17 @@ pub async fn diarize(
     let min = state.model.min_samples();
     // VAD and window plan on a blocking thread.
     let planned = {
-        let (samples, diarizer) = (samples.clone(), diarizer.clone());
+        let (samples, diarizer, state) = (samples.clone(), diarizer.clone(), state.clone());
         tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-            let vad = SileroDetector::embedded()
-                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            let speech = vad
+            let speech = state
+                .vad()?
                 .speech(&samples)
                 .map_err(|e| problem(DiarizeError::Detection(e)))?;
             let windows = diarizer.windows(samples.len(), &speech, min);
             Ok((speech, windows))
         })
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+        .map_err(Problem::internal)??
     };
     let (speech, windows) = planned;
     // Every window through the batcher, as /v1/embed's requests are.
@@ -205,7 +204,7 @@ pub async fn diarize(
         diarizer.diarize_regions(&samples, &speech, &Precomputed(embedded))
     })
     .await
-    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(Problem::internal)?
     .map_err(problem)?;
     Ok(Json(DiarizeResponse {
         segments: turns(&d.segments),
@@ -232,10 +231,7 @@ where
     let handles: Vec<_> = jobs.map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(handles.len());
     for h in handles {
-        out.push(
-            h.await
-                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
-        );
+        out.push(h.await.map_err(Problem::internal)?);
     }
     Ok(out)
 }

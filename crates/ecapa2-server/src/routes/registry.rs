@@ -475,7 +475,7 @@ async fn digest_of(
 ) -> Result<(ecapa2_registry::ContentDigest, Vec<f32>), Problem> {
     tokio::task::spawn_blocking(move || (ecapa2_registry::audio_digest(&samples), samples))
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(Problem::internal)
 }
 
 /// The registry's feature of the recording in a verify/identify request.
