@@ -132,6 +132,15 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A device's results disagreed with the CPU engine's on the load-time self-check: the
+    /// driver/library combination is not trusted (`skip_self_check` overrides).
+    #[error("{device} self-check failed: {message}; refusing to load (skip the check only if you have verified this device otherwise)")]
+    SelfCheck {
+        /// The device.
+        device: String,
+        /// Which feature disagreed, by how much, and the tolerance.
+        message: String,
+    },
 }
 
 /// Shorthand for results with [`Error`].

@@ -11,10 +11,12 @@ use std::path::PathBuf;
 pub struct Options {
     pub(crate) device: Device,
     pub(crate) threads: Option<usize>,
-    pub(crate) precision: Precision,
+    pub(crate) precision: Option<Precision>,
     pub(crate) max_memory: Option<usize>,
     pub(crate) spill_dir: Option<PathBuf>,
     pub(crate) execution: Execution,
+    pub(crate) skip_self_check: bool,
+    pub(crate) library_dirs: Vec<PathBuf>,
 }
 
 impl Options {
@@ -37,12 +39,26 @@ impl Options {
         self
     }
 
-    /// Precision of the heavy products (default fp32; on the CPU, the 3×3 convolutions). The
-    /// bf16 modes need AMX-BF16 and `f16` a GPU backend; where the device lacks them the model
-    /// runs fp32, says so once in a warning, and [`crate::Ecapa2::precision`] reports what
-    /// runs.
+    /// Precision of the heavy products (default: fp32 on the CPU, fp16 on CUDA). The bf16
+    /// modes need AMX-BF16 and `f16` a GPU backend; where the device lacks them the model runs
+    /// fp32, says so once in a warning, and [`crate::Ecapa2::precision`] reports what runs.
     pub fn precision(mut self, precision: Precision) -> Self {
-        self.precision = precision;
+        self.precision = Some(precision);
+        self
+    }
+
+    /// Skips the self-check a GPU backend runs at load (a short synthetic utterance through
+    /// both the CPU and the device, compared within tolerance). Default: the check runs, and a
+    /// device that disagrees with the CPU refuses to load ([`crate::Error::SelfCheck`]).
+    pub fn skip_self_check(mut self, skip: bool) -> Self {
+        self.skip_self_check = skip;
+        self
+    }
+
+    /// Folders holding the CUDA libraries (cuBLAS, NVRTC), searched before the system loader
+    /// path: front-ends pass the folders of NVIDIA's pip packages or `ECAPA2_CUDA_LIBRARY_PATH`.
+    pub fn library_dirs(mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.library_dirs = dirs.into_iter().collect();
         self
     }
 
@@ -66,6 +82,14 @@ impl Options {
     pub fn execution(mut self, execution: Execution) -> Self {
         self.execution = execution;
         self
+    }
+
+    /// The precision asked for, or the device's default.
+    pub(crate) fn resolved_precision(&self) -> Precision {
+        self.precision.unwrap_or(match self.device {
+            Device::Cuda(_) => Precision::F16,
+            _ => Precision::F32,
+        })
     }
 
     /// The thread count these options resolve to.

@@ -39,8 +39,9 @@ pub enum Precision {
     /// Opt-in on the CPU: as [`Precision::Bf16`] with each operand split into a high and a low
     /// bf16 part (three tile products): errors close to fp32's.
     Bf16x3,
-    /// fp16 operands with fp32 accumulation, for GPU backends. The CPU backend has no fp16
-    /// kernels: it runs fp32 and reports it (with a warning).
+    /// fp16 storage and operands with fp32 accumulation; reductions, statistics and pooling
+    /// in fp32 (the default on CUDA). The CPU backend has no fp16 kernels: it runs fp32 and
+    /// reports it (with a warning).
     F16,
 }
 
@@ -78,33 +79,56 @@ pub struct UnknownPrecision(pub String);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Device {
-    /// The host CPU (the default and, for now, the only device).
+    /// The host CPU (the default).
     #[default]
     Cpu,
+    /// CUDA device `N` (experimental: needs a build with the `cuda` feature, an NVIDIA driver
+    /// and the CUDA 12 or 13 runtime libraries at run time).
+    Cuda(usize),
 }
 
 impl Device {
-    /// A short name (`cpu`).
+    /// The device family (`cpu`, `cuda`); [`Display`](std::fmt::Display) adds the ordinal.
     pub fn name(self) -> &'static str {
         match self {
             Device::Cpu => "cpu",
+            Device::Cuda(_) => "cuda",
         }
     }
 
-    /// Parses `cpu` (case-insensitive).
+    /// Parses `cpu`, `cuda` (device 0) or `cuda:N` (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
             "cpu" => Some(Device::Cpu),
-            _ => None,
+            "cuda" | "gpu" => Some(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda),
         }
     }
 }
 
-by_name!(Device, UnknownDevice);
+impl std::str::FromStr for Device {
+    type Err = UnknownDevice;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| UnknownDevice(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
 
 /// A device name this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown device {0:?}: expected cpu")]
+#[error("unknown device {0:?}: expected cpu, cuda or cuda:N")]
 pub struct UnknownDevice(pub String);
 
 #[cfg(test)]
@@ -122,7 +146,11 @@ mod tests {
             assert_eq!(p.name().parse::<Precision>(), Ok(p));
         }
         assert_eq!("CPU".parse::<Device>(), Ok(Device::Cpu));
-        assert!("cuda".parse::<Device>().is_err());
+        assert_eq!("cuda".parse::<Device>(), Ok(Device::Cuda(0)));
+        assert_eq!("CUDA:3".parse::<Device>(), Ok(Device::Cuda(3)));
+        assert_eq!(Device::Cuda(1).to_string(), "cuda:1");
+        assert!("cuda:x".parse::<Device>().is_err());
+        assert!("tpu".parse::<Device>().is_err());
         assert!("f8".parse::<Precision>().is_err());
     }
 }

@@ -23,6 +23,8 @@
 #[cfg(test)]
 mod counting;
 pub(crate) mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 mod execution;
 
 use crate::error::Result;
@@ -162,5 +164,14 @@ pub(crate) fn engine(
 ) -> Result<Box<dyn Engine>> {
     match options.device {
         Device::Cpu => Ok(Box::new(cpu::CpuEngine::new(weights, bins, options)?)),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(_) => cuda::engine(weights, bins, options),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda(_) => Err(crate::Error::Device {
+            device: options.device.to_string(),
+            message: "this build has no CUDA support (built without the `cuda` feature; install \
+                      a CUDA wheel or build with `--features cuda`)"
+                .into(),
+        }),
     }
 }

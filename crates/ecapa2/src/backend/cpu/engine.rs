@@ -36,7 +36,7 @@ pub(crate) struct CpuEngine {
 impl CpuEngine {
     /// Prepares `weights` for spectrograms of `bins` bins on a CPU backend made from `options`.
     pub fn new(weights: &NetworkWeights, bins: usize, options: &Options) -> Result<Self> {
-        let backend = Cpu::new(options.resolved_threads(), options.precision)?;
+        let backend = Cpu::new(options.resolved_threads(), options.resolved_precision())?;
         // Weight preparation (Winograd packing) runs on the backend's own pool.
         let network = backend.install(|| Network::new(&backend, weights))?;
         let shape = network.shape();
