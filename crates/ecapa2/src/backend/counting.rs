@@ -33,6 +33,7 @@ impl Backend for Counting {
     type Dilated = <C as Backend>::Dilated;
     type Se = <C as Backend>::Se;
     type Linear = <C as Backend>::Linear;
+    type Affine = <C as Backend>::Affine;
 
     fn precision(&self) -> Precision {
         self.cpu.precision()
@@ -55,6 +56,9 @@ impl Backend for Counting {
     }
     fn prepare_linear(&self, w: &Linear) -> Result<Self::Linear> {
         self.cpu.prepare_linear(w)
+    }
+    fn prepare_affine(&self, bn: &BatchNorm) -> Result<Self::Affine> {
+        self.cpu.prepare_affine(bn)
     }
     fn upload(&self, rows: Vec<Vec<f32>>, c: usize, h: usize) -> Result<Rows> {
         self.note("upload");

@@ -60,6 +60,8 @@ pub(crate) trait Backend: Send + Sync + Sized {
     type Se: Send + Sync;
     /// A dense layer on per-row vectors (the attention context, the embedding), ready to run.
     type Linear: Send + Sync;
+    /// A folded BatchNorm (`x · scale + shift` per channel), ready to run.
+    type Affine: Send + Sync;
 
     /// The precision this backend's heavy products compute in, resolved once when the backend
     /// was made (what was asked for, or what the device offers).
@@ -79,6 +81,8 @@ pub(crate) trait Backend: Send + Sync + Sized {
     fn prepare_se(&self, mlp: &SeGate, axis: Axis) -> Result<Self::Se>;
     /// A dense layer on vectors.
     fn prepare_linear(&self, w: &Linear) -> Result<Self::Linear>;
+    /// A folded BatchNorm applied on its own (after a ReLU, on pooled statistics).
+    fn prepare_affine(&self, bn: &BatchNorm) -> Result<Self::Affine>;
 
     // ---- data ----
 
@@ -103,20 +107,22 @@ pub(crate) trait Backend: Send + Sync + Sized {
         &self,
         x: &mut Self::Map,
         bias: Option<&Self::Map>,
-        bn: Option<&BatchNorm>,
+        bn: Option<&Self::Affine>,
     ) -> Result<()>;
     /// The SE block in place: squeeze each row over its frames, the bottleneck MLP, then
     /// `x ← x · gate (+ residual)`.
     fn se(&self, layer: &Self::Se, x: &mut Self::Map, residual: Option<&Self::Map>) -> Result<()>;
     /// The Res2Net branches in place on a `(scale · width, 1, t)` map: group 0 passes through;
     /// group g adds group g−1's output, then runs branch g−1 → ReLU → BN.
-    fn res2net(&self, branches: &[(Self::Dilated, BatchNorm)], x: &mut Self::Map) -> Result<()>;
+    fn res2net(&self, branches: &[(Self::Dilated, Self::Affine)], x: &mut Self::Map)
+        -> Result<()>;
     /// Per channel: mean and unbiased variance over frames, `[means…, variances…]` (1 frame).
     fn mean_var(&self, x: &Self::Map) -> Result<Self::Map>;
     /// Per channel: `[means…, sqrt(population variance + eps)…]` (1 frame).
     fn mean_std(&self, x: &Self::Map, eps: f64) -> Result<Self::Map>;
     /// Attentive statistics: per channel, softmax over frames of `logits + bias`, then the
     /// weighted mean and `sqrt(|weighted variance| + eps)` of `x`: `[μ…, σ…]` (1 frame).
+    /// `bias` is constant over time, so it cancels in the softmax: a backend may ignore it.
     fn attentive_stats(
         &self,
         logits: &Self::Map,
@@ -127,7 +133,7 @@ pub(crate) trait Backend: Send + Sync + Sized {
     /// A dense layer on 1-frame maps.
     fn linear(&self, layer: &Self::Linear, x: &Self::Map) -> Result<Self::Map>;
     /// `x · scale + shift` per channel of a 1-frame map, as a new map.
-    fn affine(&self, x: &Self::Map, bn: &BatchNorm) -> Result<Self::Map>;
+    fn affine(&self, x: &Self::Map, bn: &Self::Affine) -> Result<Self::Map>;
 }
 
 /// One spectrogram to run: `(bins · frames)` values and its frame count.

@@ -11,7 +11,7 @@ pub(crate) struct TappedConv<B: Backend> {
     /// Conv1d k=1 with bias (so the output is the tap).
     pub conv: B::Pointwise,
     /// BN after the ReLU (`None` for dense_1).
-    pub bn: Option<BatchNorm>,
+    pub bn: Option<B::Affine>,
     /// Output channels.
     pub cout: usize,
 }
@@ -21,7 +21,7 @@ impl<B: Backend> TappedConv<B> {
     pub fn new(be: &B, w: &ConvWeights, bn: Option<&BatchNorm>) -> Result<Self> {
         Ok(Self {
             conv: be.prepare_pointwise(w, None)?,
-            bn: bn.cloned(),
+            bn: bn.map(|bn| be.prepare_affine(bn)).transpose()?,
             cout: w.cout,
         })
     }
@@ -43,7 +43,7 @@ pub(crate) struct SeRes2Block<B: Backend> {
     /// conv1 → ReLU → bn1; its pre-activation output is the gfe_2 tap.
     pub conv1: TappedConv<B>,
     /// The Res2Net branch convolutions (`scale − 1` of them) and their BNs.
-    pub branches: Vec<(B::Dilated, BatchNorm)>,
+    pub branches: Vec<(B::Dilated, B::Affine)>,
     /// Reflect padding of the branches (the GFE's minimum length depends on it).
     pub padding: usize,
     /// conv2 → ReLU → bn2.
@@ -58,7 +58,7 @@ impl<B: Backend> SeRes2Block<B> {
         let branches = w
             .branches
             .iter()
-            .map(|(d, bn)| Ok((be.prepare_dilated(d)?, bn.clone())))
+            .map(|(d, bn)| Ok((be.prepare_dilated(d)?, be.prepare_affine(bn)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             conv1: TappedConv::new(be, &w.conv1.0, Some(&w.conv1.1))?,

@@ -1,6 +1,6 @@
 //! Channel-dependent attentive statistics pooling (spec 3.5) and the embedding layer.
 
-use super::layers::{BatchNorm, Linear};
+use super::layers::Linear;
 use super::weights::{ConvWeights, PoolingWeights};
 use crate::backend::Backend;
 use crate::error::Result;
@@ -17,13 +17,13 @@ pub(crate) struct AttentivePooling<B: Backend> {
     /// constant over time.
     context: B::Linear,
     /// BN on the hidden units (after ReLU).
-    attention_bn: BatchNorm,
+    attention_bn: B::Affine,
     /// Conv1d(hidden → C, k=1) without its bias (added inside the softmax).
     attention_out: B::Pointwise,
     /// The bias of the second layer.
     out_bias: Vec<f32>,
     /// BatchNorm1d(2C) on the pooled statistics.
-    bn: BatchNorm,
+    bn: B::Affine,
 }
 
 impl<B: Backend> AttentivePooling<B> {
@@ -55,13 +55,13 @@ impl<B: Backend> AttentivePooling<B> {
                 bias: w.attention_in.bias.clone(),
                 in_features: 2 * c,
             })?,
-            attention_bn: w.attention_bn.clone(),
+            attention_bn: be.prepare_affine(&w.attention_bn)?,
             attention_out: be.prepare_pointwise(
                 &matrix(out.weight.clone(), out.out_features(), hidden),
                 None,
             )?,
             out_bias: out.bias.clone(),
-            bn: w.bn.clone(),
+            bn: be.prepare_affine(&w.bn)?,
         })
     }
 

@@ -182,6 +182,7 @@ impl Backend for Cpu {
     type Dilated = Dilated;
     type Se = Se2d;
     type Linear = Linear;
+    type Affine = BatchNorm;
 
     fn precision(&self) -> Precision {
         self.precision
@@ -280,6 +281,10 @@ impl Backend for Cpu {
         Ok(Rows(
             x.0.iter().map(|x| self.pointwise_one(layer, x)).collect(),
         ))
+    }
+
+    fn prepare_affine(&self, bn: &BatchNorm) -> Result<BatchNorm> {
+        Ok(bn.clone())
     }
 
     fn activate(&self, x: &mut Rows, bias: Option<&Rows>, bn: Option<&BatchNorm>) -> Result<()> {
