@@ -13,17 +13,21 @@ from many threads at once.
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import operator
 import os
+import warnings
 from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._ecapa2 import Ecapa2Error, Model as _Model, __version__
+from ._ecapa2 import HAS_CUDA as _HAS_CUDA
+from ._ecapa2 import DeviceError, Ecapa2Error, Model as _Model, __version__
 from ._ecapa2 import load_audio as _load_audio
 from ._ecapa2 import parse_size as _parse_size
 
-__all__ = ["Ecapa2", "Ecapa2Error", "Turn", "load_audio", "LABELS", "__version__"]
+__all__ = ["Ecapa2", "Ecapa2Error", "DeviceError", "Turn", "load_audio", "LABELS", "__version__"]
 
 #: The feature labels, in network order (the order ``label=`` results always follow).
 LABELS = ("gfe_1", "gfe_2", "pool", "attention", "embedding")
@@ -41,6 +45,56 @@ class Turn(NamedTuple):
 
 _THREADS_ENV = "ECAPA2_NUM_THREADS"
 _MEMORY_ENV = "ECAPA2_MAX_MEMORY"
+_CUDA_LIBRARY_ENV = "ECAPA2_CUDA_LIBRARY_PATH"
+
+#: Said once per process when a CUDA model is loaded, until a device run has passed.
+_EXPERIMENTAL = "CUDA support is experimental: not yet verified on a GPU by this project's device run"
+_warned_experimental = False
+
+
+def _is_cuda(device: Any) -> bool:
+    """Whether ``device`` names a CUDA device (``cuda``, ``cuda:N``, ``gpu``; the engine
+    checks the ordinal)."""
+    name = str(device).strip().lower()
+    return name in ("cuda", "gpu") or name.startswith("cuda:")
+
+
+def _cuda_library_dirs() -> List[str]:
+    """Folders holding the CUDA libraries (cuBLAS, NVRTC) for a CUDA device, in search order:
+    the entries of ``$ECAPA2_CUDA_LIBRARY_PATH`` (``os.pathsep``-separated), then the library
+    folders of NVIDIA's pip packages in this environment: ``nvidia/cu13/lib`` (CUDA 13 wheels,
+    as torch's cu130 builds install them), ``nvidia/cu12/lib``, then every other existing
+    ``nvidia/*/lib`` (the CUDA 12 wheels: ``nvidia-cublas-cu12`` → ``nvidia/cublas/lib``,
+    ``nvidia-cuda-nvrtc-cu12`` → ``nvidia/cuda_nvrtc/lib``, ...). Each folder once."""
+    dirs: List[str] = []
+
+    def add(folder: str) -> None:
+        if folder and folder not in dirs:
+            dirs.append(folder)
+
+    for entry in os.environ.get(_CUDA_LIBRARY_ENV, "").split(os.pathsep):
+        add(entry.strip())
+    try:
+        spec = importlib.util.find_spec("nvidia")
+    except (ImportError, ValueError):
+        spec = None
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    for root in roots:
+        candidates = [os.path.join(root, "cu13", "lib"), os.path.join(root, "cu12", "lib")]
+        candidates += sorted(glob.glob(os.path.join(glob.escape(root), "*", "lib")))
+        for folder in candidates:
+            if os.path.isdir(folder):
+                add(folder)
+    return dirs
+
+
+def _warn_experimental() -> None:
+    """The experimental warning, once per process, in builds that can run CUDA at all (a build
+    without it refuses the load with its own message)."""
+    global _warned_experimental
+    if _HAS_CUDA and not _warned_experimental:
+        _warned_experimental = True
+        warnings.warn(_EXPERIMENTAL, RuntimeWarning, stacklevel=4)
 
 
 def _env_threads() -> Optional[int]:
@@ -78,16 +132,28 @@ def _at_least_one(name: str, value: Any) -> Optional[int]:
 
 
 def _settings(
-    threads: Optional[int], precision: str, max_memory: Optional[int], device: str = "cpu"
+    threads: Optional[int],
+    precision: Optional[str],
+    max_memory: Optional[int],
+    device: str = "cpu",
+    skip_self_check: bool = False,
 ) -> tuple:
-    """The loaders' settings, with the environment's defaults where ``None`` is given."""
+    """The loaders' settings, with the environment's defaults where ``None`` is given:
+    ``(threads, precision, max_memory, device, skip_self_check, library_dirs)``. A precision
+    only when given (``None``: the device's default); library folders only for CUDA."""
     threads = _at_least_one("threads", threads)
     max_memory = _at_least_one("max_memory", max_memory)
+    library_dirs = None
+    if _is_cuda(device):
+        library_dirs = _cuda_library_dirs()
+        _warn_experimental()
     return (
         threads if threads is not None else _env_threads(),
         precision,
         max_memory if max_memory is not None else _env_max_memory(),
         device,
+        bool(skip_self_check),
+        library_dirs,
     )
 
 
@@ -130,23 +196,36 @@ class Ecapa2:
         cls,
         path: "str | bytes | os.PathLike",
         threads: Optional[int] = None,
-        precision: str = "f32",
+        precision: Optional[str] = None,
         max_memory: Optional[int] = None,
         device: str = "cpu",
+        skip_self_check: bool = False,
     ) -> "Ecapa2":
         """Loads a TorchScript archive such as the official ``ecapa2.pt``.
 
         ``threads``: the model's own worker threads (default ``$ECAPA2_NUM_THREADS``, else the
-        physical cores). ``precision``: ``"f32"`` (default), or ``"bf16"``/``"bf16x3"`` on CPUs
-        with AMX-BF16 (``"f16"`` is for GPU backends; the CPU runs it as f32). ``max_memory``:
-        the model's memory budget, bytes of activations its concurrent calls may hold together
-        (default ``$ECAPA2_MAX_MEMORY``, else 80 % of the memory available at load); longer
-        inputs run exactly over time tiles. ``device``: ``"cpu"`` (the only one so far).
+        physical cores). ``precision``: default ``None``, the device's own: ``"f32"`` on the
+        CPU, ``"f16"`` on CUDA; also ``"f32"`` on CUDA, and ``"bf16"``/``"bf16x3"`` on CPUs
+        with AMX-BF16 (the CPU runs ``"f16"`` as f32). ``max_memory``: the model's memory
+        budget, bytes of activations its concurrent calls may hold together (default
+        ``$ECAPA2_MAX_MEMORY``, else 80 % of the memory available at load); longer inputs run
+        exactly over time tiles.
+
+        ``device``: ``"cpu"`` (default), or ``"cuda"``/``"cuda:N"`` (experimental, warned once):
+        it needs a package built with CUDA support, an NVIDIA driver and the CUDA 12 or 13
+        cuBLAS and NVRTC libraries, searched first in ``$ECAPA2_CUDA_LIBRARY_PATH`` and in
+        NVIDIA's pip packages (``nvidia-cublas-cu12`` + ``nvidia-cuda-nvrtc-cu12``, or
+        torch's). A device that cannot run raises :class:`DeviceError` (an
+        :class:`Ecapa2Error` and a ``RuntimeError``) naming what is missing; a device name
+        that is not ``cpu``, ``cuda`` or ``cuda:N`` raises ``ValueError``. At load a CUDA model
+        runs a short self-check against the CPU and refuses a device that disagrees
+        (``DeviceError``); ``skip_self_check=True`` skips it (only for a device verified
+        otherwise).
         """
         return cls(
             _Model.load(
                 os.fsdecode(path),
-                *_settings(threads, precision, max_memory, device),
+                *_settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 
@@ -155,14 +234,16 @@ class Ecapa2:
         cls,
         data: Any,
         threads: Optional[int] = None,
-        precision: str = "f32",
+        precision: Optional[str] = None,
         max_memory: Optional[int] = None,
         device: str = "cpu",
+        skip_self_check: bool = False,
     ) -> "Ecapa2":
         """Loads an archive from its bytes (no file needed): ``bytes``, or any buffer such as
         a ``memoryview`` or a numpy ``uint8`` array. ``bytes`` and read-only 1-D ``uint8``
         arrays (what ``ray.get`` returns for an array in the object store) are read in place;
-        other buffers are copied once. Nothing of ``data`` is kept once the model is bound."""
+        other buffers are copied once. Nothing of ``data`` is kept once the model is bound.
+        The other arguments as for :meth:`load`."""
         if not isinstance(data, (bytes, np.ndarray)):
             data = np.frombuffer(data, dtype=np.uint8)  # a view: memoryview, bytearray, mmap
         elif isinstance(data, np.ndarray) and (data.dtype != np.uint8 or data.ndim != 1):
@@ -170,7 +251,7 @@ class Ecapa2:
         return cls(
             _Model.from_bytes(
                 data,
-                *_settings(threads, precision, max_memory, device),
+                *_settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 
@@ -179,17 +260,19 @@ class Ecapa2:
         cls,
         revision: Optional[str] = None,
         threads: Optional[int] = None,
-        precision: str = "f32",
+        precision: Optional[str] = None,
         max_memory: Optional[int] = None,
         device: str = "cpu",
+        skip_self_check: bool = False,
     ) -> "Ecapa2":
         """Fetches the official ``ecapa2.pt`` (hub repo ``Jenthe/ECAPA2``) into the cache
         shared with ``huggingface_hub`` (``HF_HOME``, ``HF_HUB_CACHE``, ``HF_ENDPOINT``,
-        ``HF_TOKEN``, ``HF_HUB_OFFLINE``) and loads it."""
+        ``HF_TOKEN``, ``HF_HUB_OFFLINE``) and loads it. The other arguments as for
+        :meth:`load`."""
         return cls(
             _Model.from_hub(
                 revision,
-                *_settings(threads, precision, max_memory, device),
+                *_settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 
@@ -295,12 +378,13 @@ class Ecapa2:
 
     @property
     def precision(self) -> str:
-        """The precision the convolutions run in."""
+        """The precision the heavy products run in, as resolved at load (``"f32"`` on the CPU
+        unless another was asked for)."""
         return self._model.precision
 
     @property
     def device(self) -> str:
-        """The device the model runs on."""
+        """The device the model runs on (``"cpu"``, ``"cuda:0"``, ...)."""
         return self._model.device
 
     @property

@@ -20,7 +20,10 @@ the row succeeded; a failed row's embedding is NaN) and ``duration_s``. One corr
 fails the job.
 
 As a program: ``python -m ecapa2.ray INPUT... --output OUT_DIR [--model PATH] [--label L]
-[--concurrency N] [--threads T] [--address ADDR] [--reader actors|tasks] [--overwrite]``.
+[--concurrency N] [--threads T] [--num-gpus G] [--address ADDR] [--reader actors|tasks]
+[--overwrite]``. ``--num-gpus G`` (default 0): GPUs each actor asks Ray for (fractions share
+one); above 0 the actors load the model with ``device="cuda"`` (experimental; Ray's
+``CUDA_VISIBLE_DEVICES`` makes the GPU it assigns an actor that actor's ``cuda:0``).
 An output folder that already holds Parquet files is refused unless ``--overwrite``: a
 second run's rows never mix with the first's.
 """
@@ -42,7 +45,9 @@ from . import Ecapa2, _at_least_one, _ecapa2
 AUDIO_EXTENSIONS = tuple(_ecapa2.AUDIO_EXTENSIONS)
 
 
-def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
+def _load_model(
+    model: Any, threads: int, precision: Optional[str], device: str = "cpu"
+) -> Ecapa2:
     try:
         import ray
 
@@ -50,13 +55,14 @@ def _load_model(model: Any, threads: int, precision: str) -> Ecapa2:
             model = ray.get(model)
     except ImportError:  # usable without Ray, e.g. in tests of the class itself
         pass
+    settings = {"threads": threads, "precision": precision, "device": device}
     if model is None:
-        return Ecapa2.from_hub(threads=threads, precision=precision)
+        return Ecapa2.from_hub(**settings)
     if isinstance(model, (bytes, bytearray, memoryview, np.ndarray)):
         # Read in place (an array from the object store is a read-only view of shared
         # memory, not a copy); nothing of it is kept once the model is bound.
-        return Ecapa2.from_bytes(model, threads=threads, precision=precision)
-    return Ecapa2.load(model, threads=threads, precision=precision)
+        return Ecapa2.from_bytes(model, **settings)
+    return Ecapa2.load(model, **settings)
 
 
 class Embedder:
@@ -65,7 +71,9 @@ class Embedder:
     ``model``: the archive's bytes or a ``uint8`` array of them, or a Ray ``ObjectRef`` to
     either (workers need neither hub access nor a shared filesystem; an array is read in
     place from the object store, bytes are copied out of it first), a path, or ``None`` for
-    the official model from the hub.
+    the official model from the hub. ``precision``: ``None`` for the device's default (f32 on
+    the CPU, f16 on CUDA). ``device``: ``"cpu"`` or ``"cuda"`` (give the actors GPUs with
+    ``map_batches(..., num_gpus=...)``; see :func:`map_batches_kwargs`).
     """
 
     def __init__(
@@ -73,9 +81,10 @@ class Embedder:
         model: Any = None,
         label: str = "embedding",
         threads: int = 1,
-        precision: str = "f32",
+        precision: Optional[str] = None,
+        device: str = "cpu",
     ):
-        self._model = _load_model(model, threads, precision)
+        self._model = _load_model(model, threads, precision, device)
         self._label = label
         self._dim = self._model.dim(label)
 
@@ -155,6 +164,37 @@ def prepare_output(output: str, overwrite: bool = False) -> None:
         os.remove(os.path.join(output, e))
 
 
+def map_batches_kwargs(
+    model_ref: Any,
+    label: str,
+    threads: int,
+    batch_size: int,
+    num_cpus: float,
+    num_gpus: float = 0.0,
+) -> Dict[str, Any]:
+    """The ``map_batches`` arguments of the :class:`Embedder` actors (all but ``compute``):
+    the constructor's arguments, the batch size and each actor's resources. With
+    ``num_gpus > 0`` each actor asks Ray for that many GPUs and loads the model with
+    ``device="cuda"`` (Ray sets ``CUDA_VISIBLE_DEVICES``, so the assigned GPU is the actor's
+    ``cuda:0``); with 0 (default) the actors run on the CPU and ask for no GPU."""
+    num_gpus = float(num_gpus)
+    if not num_gpus >= 0.0:  # also refuses NaN
+        raise ValueError(f"num_gpus must be 0 or more, not {num_gpus!r}")
+    kwargs: Dict[str, Any] = {
+        "fn_constructor_kwargs": {
+            "model": model_ref,
+            "label": label,
+            "threads": threads,
+            "device": "cuda" if num_gpus > 0 else "cpu",
+        },
+        "batch_size": batch_size,
+        "num_cpus": num_cpus,
+    }
+    if num_gpus > 0:
+        kwargs["num_gpus"] = num_gpus
+    return kwargs
+
+
 def run(
     files: List[str],
     output: str,
@@ -165,6 +205,7 @@ def run(
     batch_size: int = 8,
     reader: str = "actors",
     overwrite: bool = False,
+    num_gpus: float = 0.0,
 ) -> Dict[str, float]:
     """Runs the pipeline on the connected Ray cluster and writes Parquet to ``output``;
     returns the summary. Needs ``ray.init()`` first. An ``output`` holding an earlier run's
@@ -172,11 +213,21 @@ def run(
 
     ``reader="actors"`` (default): the actors open the files themselves (every node must see
     the paths, as on a shared filesystem); no read tasks, no audio through the object store.
-    ``reader="tasks"``: ``read_binary_files`` tasks read them and ship the bytes to the actors."""
+    ``reader="tasks"``: ``read_binary_files`` tasks read them and ship the bytes to the actors.
+    ``num_gpus``: GPUs per actor; above 0 the actors run on CUDA (see
+    :func:`map_batches_kwargs`), refused at once if the cluster has fewer GPUs than one actor
+    asks for (its actors would wait forever)."""
     import ray
 
     if reader not in ("actors", "tasks"):
         raise ValueError(f"reader must be 'actors' or 'tasks', not {reader!r}")
+    if num_gpus > 0:
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        if gpus < num_gpus:
+            raise ValueError(
+                f"--num-gpus {num_gpus:g}: the Ray cluster has {gpus:g} GPU(s), fewer than one "
+                "actor asks for"
+            )
     prepare_output(output, overwrite)
     cpus = actor_cpus(threads, concurrency)
     # As a uint8 array, not bytes: `ray.get` then maps the stored object (zero-copy) instead
@@ -196,10 +247,8 @@ def run(
         )
     ds = ds.map_batches(
         Embedder,
-        fn_constructor_kwargs={"model": model_ref, "label": label, "threads": threads},
         compute=ray.data.ActorPoolStrategy(size=concurrency),
-        batch_size=batch_size,
-        num_cpus=cpus,
+        **map_batches_kwargs(model_ref, label, threads, batch_size, cpus, num_gpus),
     )
     ds.write_parquet(output)
     elapsed = time.time() - started
@@ -232,6 +281,17 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _gpus(text: str) -> float:
+    """An argparse type: a number of GPUs per actor, 0 or more (fractions share a GPU)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0.0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GPUs (0 or more)")
+    return value
+
+
 def resolve_address(address: Optional[str] = None) -> str:
     """The Ray address to ``ray.init``: ``address``, else ``$RAY_ADDRESS``, else ``"local"``
     (a fresh local Ray: a bare ``ray.init()`` would try to join whatever cluster last left its
@@ -239,7 +299,8 @@ def resolve_address(address: Optional[str] = None) -> str:
     return address or os.environ.get("RAY_ADDRESS") or "local"
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m ecapa2.ray``."""
     p = argparse.ArgumentParser(
         prog="python -m ecapa2.ray",
         description="Embed audio files on Ray Data and write Parquet (path, embedding, error).",
@@ -251,6 +312,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--concurrency", type=_positive, default=2, help="actors (model copies)")
     p.add_argument("--threads", type=_positive, default=1, help="engine threads per actor")
     p.add_argument("--batch-size", type=_positive, default=8, help="files per batch")
+    p.add_argument(
+        "--num-gpus",
+        type=_gpus,
+        default=0.0,
+        help="GPUs per actor (fractions share one; default 0: CPU only); above 0 the actors "
+        "run the model on CUDA (experimental)",
+    )
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -268,7 +336,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="who reads the files: the actors themselves (default; paths must be readable on "
         "every node) or Ray Data read tasks that ship their bytes to the actors",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
     try:
         files = list_inputs(args.inputs)
         if not files:
@@ -298,6 +370,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             batch_size=args.batch_size,
             reader=args.reader,
             overwrite=args.overwrite,
+            num_gpus=args.num_gpus,
         )
     except Exception as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

@@ -32,14 +32,22 @@ struct Cli {
     /// Directory for long inputs' spill files (default: the system temporary directory).
     #[arg(long, global = true, value_name = "DIR")]
     spill_dir: Option<std::path::PathBuf>,
-    /// Precision of the 3×3 convolutions: f32 (default), or the opt-in AMX-BF16 modes bf16
-    /// (fastest, least accurate) and bf16x3 (split operands, close to f32). Without AMX-BF16
-    /// they run f32, with a warning. See docs/BENCHMARKS.md for their measured accuracy.
-    #[arg(long, global = true, value_name = "P", default_value = "f32", value_parser = parse_precision)]
-    precision: ecapa2::Precision,
-    /// Device to run on: cpu (the default and, in this build, the only one).
+    /// Precision of the heavy products (default: the device's, f32 on the CPU, f16 on CUDA).
+    /// On the CPU also the opt-in AMX-BF16 modes bf16 (fastest, least accurate) and bf16x3
+    /// (split operands, close to f32); without AMX-BF16 they run f32, with a warning. See
+    /// docs/BENCHMARKS.md for their measured accuracy.
+    #[arg(long, global = true, value_name = "P", value_parser = parse_precision)]
+    precision: Option<ecapa2::Precision>,
+    /// Device to run on: cpu (the default), or cuda / cuda:N (experimental; needs a build
+    /// with `--features cuda`, an NVIDIA driver and the CUDA 12 or 13 cuBLAS and NVRTC
+    /// libraries, searched first in the colon-separated folders of ECAPA2_CUDA_LIBRARY_PATH).
     #[arg(long, global = true, value_name = "D", default_value = "cpu", value_parser = parse_device)]
     device: ecapa2::Device,
+    /// Skip the load-time self-check of a GPU device (a short synthetic utterance through
+    /// the CPU and the device, compared within tolerance; a device that disagrees refuses to
+    /// load). Only for a device verified otherwise.
+    #[arg(long, global = true)]
+    skip_self_check: bool,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -54,6 +62,58 @@ struct Cli {
 const THREADS_ENV: &str = "ECAPA2_NUM_THREADS";
 /// The environment variable behind `--max-memory`.
 const MEMORY_ENV: &str = "ECAPA2_MAX_MEMORY";
+/// Folders holding the CUDA libraries (cuBLAS, NVRTC), colon-separated, searched before the
+/// system loader path when the device is CUDA.
+const CUDA_LIBRARY_ENV: &str = "ECAPA2_CUDA_LIBRARY_PATH";
+
+/// The options of the global flags: device, precision (only when given, so that the device's
+/// default applies), self-check, threads, memory budget, spill folder and, for CUDA, the
+/// library folders of `ECAPA2_CUDA_LIBRARY_PATH`.
+fn engine_options(cli: &Cli) -> ecapa2::Options {
+    let mut options = ecapa2::Options::new()
+        .device(cli.device)
+        .skip_self_check(cli.skip_self_check);
+    if let Some(p) = cli.precision {
+        options = options.precision(p);
+    }
+    if let Some(t) = cli.threads.filter(|&t| t > 0) {
+        options = options.threads(t);
+    }
+    if let Some(m) = cli.max_memory {
+        options = options.max_memory(m);
+    }
+    if let Some(d) = &cli.spill_dir {
+        options = options.spill_dir(d.clone());
+    }
+    if matches!(cli.device, ecapa2::Device::Cuda(_)) {
+        options = options.library_dirs(cuda_library_dirs());
+        warn_experimental(cli.device);
+    }
+    options
+}
+
+/// The folders of `ECAPA2_CUDA_LIBRARY_PATH`, in order (empty entries skipped).
+fn cuda_library_dirs() -> Vec<std::path::PathBuf> {
+    std::env::var_os(CUDA_LIBRARY_ENV)
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Until a device run has passed, a CUDA device is experimental: said once per process (every
+/// command, `serve` included, builds its options here once). A build without the `cuda`
+/// feature says nothing: loading fails with its own one-line reason.
+fn warn_experimental(device: ecapa2::Device) {
+    if cfg!(feature = "cuda") {
+        tracing::warn!(
+            "{device}: CUDA support is experimental: not yet verified on a GPU by this project's \
+             device run"
+        );
+    }
+}
 
 fn parse_precision(s: &str) -> Result<ecapa2::Precision, String> {
     s.parse()
@@ -150,18 +210,7 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     // Values flow one way: flags (or their environment variables) → Options → the model.
-    let mut options = ecapa2::Options::new()
-        .device(cli.device)
-        .precision(cli.precision);
-    if let Some(t) = cli.threads.filter(|&t| t > 0) {
-        options = options.threads(t);
-    }
-    if let Some(m) = cli.max_memory {
-        options = options.max_memory(m);
-    }
-    if let Some(d) = cli.spill_dir {
-        options = options.spill_dir(d);
-    }
+    let options = engine_options(&cli);
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a, options),
         Command::Score(a) => commands::score::run(a, options),

@@ -13,11 +13,13 @@ use numpy::{
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyIsADirectoryError, PyPermissionError, PyValueError,
+    PyException, PyFileNotFoundError, PyIsADirectoryError, PyPermissionError, PyRuntimeError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyBytes;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use std::path::PathBuf;
 
 create_exception!(
@@ -27,9 +29,43 @@ create_exception!(
     "An archive that cannot be read or bound to the network, or another engine failure."
 );
 
+/// `DeviceError(Ecapa2Error, RuntimeError)`, made once: a device that cannot run (a build
+/// without CUDA support, no driver or libraries, a failed self-check, a failure on the
+/// device). Both bases, so that `except Ecapa2Error` and `except RuntimeError` catch it
+/// (`create_exception!` takes one base).
+static DEVICE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn device_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    DEVICE_ERROR
+        .get_or_try_init(py, || {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<Ecapa2Error>(),
+                    py.get_type::<PyRuntimeError>(),
+                ],
+            )?;
+            let dict = PyDict::new(py);
+            dict.set_item("__module__", "ecapa2._ecapa2")?;
+            dict.set_item(
+                "__doc__",
+                "A device that cannot run the model: a build without CUDA support, no NVIDIA \
+                 driver or CUDA libraries, a failed load-time self-check, or a failure on the \
+                 device. A subclass of both Ecapa2Error and RuntimeError.",
+            )?;
+            let ty = py
+                .import("builtins")?
+                .getattr("type")?
+                .call1(("DeviceError", bases, dict))?;
+            Ok::<_, PyErr>(ty.cast_into::<PyType>()?.unbind())
+        })
+        .map(|t| t.bind(py))
+}
+
 /// Engine errors as Python exceptions: bad audio and unknown labels are `ValueError`, a file
-/// that cannot be opened the `OSError` subclass `open()` would raise, the rest (archive,
-/// binding, hub, memory) `Ecapa2Error`.
+/// that cannot be opened the `OSError` subclass `open()` would raise, a device that cannot
+/// run `DeviceError` (an `Ecapa2Error` and a `RuntimeError`), the rest (archive, binding,
+/// hub, memory) `Ecapa2Error`.
 fn engine_err(e: ecapa2::Error) -> PyErr {
     use ecapa2::Error as E;
     match &e {
@@ -38,6 +74,12 @@ fn engine_err(e: ecapa2::Error) -> PyErr {
         | E::OutOfRange { .. }
         | E::UnknownLabel { .. }
         | E::InBatch { .. } => PyValueError::new_err(e.to_string()),
+        E::Device { .. } | E::SelfCheck { .. } => {
+            Python::attach(|py| match device_error_type(py) {
+                Ok(ty) => PyErr::from_type(ty.clone(), e.to_string()),
+                Err(failed) => failed,
+            })
+        }
         _ => os_err(&e).unwrap_or_else(|| Ecapa2Error::new_err(e.to_string())),
     }
 }
@@ -83,19 +125,30 @@ fn labels(label: &str) -> PyResult<LabelSet> {
     label.parse().map_err(engine_err)
 }
 
+/// The loaders' options. `precision`: only when given (`None`: the device's default, f32 on
+/// the CPU, f16 on CUDA). `library_dirs`: folders holding the CUDA libraries (the Python
+/// package passes `ECAPA2_CUDA_LIBRARY_PATH` and NVIDIA's pip packages for a CUDA device).
 fn options(
     threads: Option<usize>,
-    precision: &str,
+    precision: Option<&str>,
     max_memory: Option<usize>,
     device: &str,
+    skip_self_check: bool,
+    library_dirs: Option<Vec<PathBuf>>,
 ) -> PyResult<Options> {
-    let precision: Precision = precision
-        .parse()
-        .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
     let device: Device = device
         .parse()
         .map_err(|e: ecapa2::UnknownDevice| PyValueError::new_err(e.to_string()))?;
-    let mut o = Options::new().device(device).precision(precision);
+    let mut o = Options::new()
+        .device(device)
+        .skip_self_check(skip_self_check)
+        .library_dirs(library_dirs.unwrap_or_default());
+    if let Some(p) = precision {
+        let p: Precision = p
+            .parse()
+            .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
+        o = o.precision(p);
+    }
     if let Some(t) = threads {
         if t == 0 {
             return Err(PyValueError::new_err("threads must be at least 1"));
@@ -221,16 +274,26 @@ fn rows_to_array<'py>(
 impl Model {
     /// Loads a TorchScript archive.
     #[staticmethod]
-    #[pyo3(signature = (path, threads=None, precision="f32", max_memory=None, device="cpu"))]
+    #[pyo3(signature = (path, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
+    #[allow(clippy::too_many_arguments)]
     fn load(
         py: Python<'_>,
         path: PathBuf,
         threads: Option<usize>,
-        precision: &str,
+        precision: Option<&str>,
         max_memory: Option<usize>,
         device: &str,
+        skip_self_check: bool,
+        library_dirs: Option<Vec<PathBuf>>,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory, device)?;
+        let options = options(
+            threads,
+            precision,
+            max_memory,
+            device,
+            skip_self_check,
+            library_dirs,
+        )?;
         if !path.exists() {
             return Err(PyFileNotFoundError::new_err(format!(
                 "{}: no such file",
@@ -249,16 +312,26 @@ impl Model {
     /// Loads an archive from `bytes` or a 1-D numpy `uint8` array, read in place when the
     /// array is read-only and contiguous (copied otherwise).
     #[staticmethod]
-    #[pyo3(signature = (data, threads=None, precision="f32", max_memory=None, device="cpu"))]
+    #[pyo3(signature = (data, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
+    #[allow(clippy::too_many_arguments)]
     fn from_bytes(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         threads: Option<usize>,
-        precision: &str,
+        precision: Option<&str>,
         max_memory: Option<usize>,
         device: &str,
+        skip_self_check: bool,
+        library_dirs: Option<Vec<PathBuf>>,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory, device)?;
+        let options = options(
+            threads,
+            precision,
+            max_memory,
+            device,
+            skip_self_check,
+            library_dirs,
+        )?;
         let inner = if data.is_instance_of::<PyBytes>() {
             // Bytes are immutable: read in place with the GIL released.
             let held = Held(data.extract()?);
@@ -286,16 +359,26 @@ impl Model {
 
     /// Fetches the official archive into the Hugging Face cache and loads it.
     #[staticmethod]
-    #[pyo3(signature = (revision=None, threads=None, precision="f32", max_memory=None, device="cpu"))]
+    #[pyo3(signature = (revision=None, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
+    #[allow(clippy::too_many_arguments)]
     fn from_hub(
         py: Python<'_>,
         revision: Option<String>,
         threads: Option<usize>,
-        precision: &str,
+        precision: Option<&str>,
         max_memory: Option<usize>,
         device: &str,
+        skip_self_check: bool,
+        library_dirs: Option<Vec<PathBuf>>,
     ) -> PyResult<Self> {
-        let options = options(threads, precision, max_memory, device)?;
+        let options = options(
+            threads,
+            precision,
+            max_memory,
+            device,
+            skip_self_check,
+            library_dirs,
+        )?;
         let hub = ecapa2_hub::HubConfig::from_env();
         let inner = py
             .detach(|| Ecapa2::from_hub_with(&hub, revision.as_deref(), options))
@@ -419,7 +502,9 @@ impl Model {
         let clustering = match (clustering, threshold) {
             ("nmesc", None) => ecapa2_diarize::Clustering::default(),
             ("nmesc", Some(_)) => {
-                return Err(PyValueError::new_err("threshold applies to clustering='ahc' only"))
+                return Err(PyValueError::new_err(
+                    "threshold applies to clustering='ahc' only",
+                ))
             }
             ("ahc", t) => ecapa2_diarize::Clustering::Ahc(AhcOptions {
                 threshold: t.unwrap_or(AhcOptions::default().threshold),
@@ -460,8 +545,14 @@ impl Model {
             .map_err(diarize_err)?;
         let turns = if exclusive { &d.exclusive } else { &d.segments };
         Ok((
-            turns.iter().map(|t| (t.start, t.end, t.speaker.clone())).collect(),
-            d.speakers.into_iter().map(|s| (s.label, s.centroid)).collect(),
+            turns
+                .iter()
+                .map(|t| (t.start, t.end, t.speaker.clone()))
+                .collect(),
+            d.speakers
+                .into_iter()
+                .map(|s| (s.label, s.centroid))
+                .collect(),
         ))
     }
 
@@ -584,6 +675,9 @@ fn _ecapa2(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ecapa2_audio::inputs::EXTENSIONS.to_vec(),
     )?;
     m.add("Ecapa2Error", m.py().get_type::<Ecapa2Error>())?;
+    m.add("DeviceError", device_error_type(m.py())?)?;
+    // Whether this build can run `device="cuda"` at all (the `cuda` feature).
+    m.add("HAS_CUDA", cfg!(feature = "cuda"))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -20,10 +20,16 @@ pub struct Args {
 pub fn run(args: Args, options: Options) -> Result<ExitCode> {
     let archive = TorchScript::open(&args.archive)
         .with_context(|| format!("cannot read {}", args.archive.display()))?;
+    let bound = ecapa2::Ecapa2::from_archive(&archive, options);
+    // A device that cannot run (no CUDA support in this build, no driver or libraries, a
+    // failed self-check) says nothing about the archive: one line on stderr, no report.
+    if let Err(e @ (ecapa2::Error::Device { .. } | ecapa2::Error::SelfCheck { .. })) = bound {
+        return Err(crate::engine_error(e));
+    }
     if !args.brief {
         println!("{}", archive.describe());
     }
-    match ecapa2::Ecapa2::from_archive(&archive, options) {
+    match bound {
         Ok(model) => {
             println!("binding: OK");
             for line in model.binding_report() {
