@@ -124,9 +124,9 @@ echo "ECAPA2_CUDA_LIBRARY_PATH=${ECAPA2_CUDA_LIBRARY_PATH:-}"
 
 # ---- 2. the carried wheel ----
 shopt -s nullglob
-WHEELS=("$ROOT"/target/wheels-cuda/*.whl)
+WHEELS=("$ROOT"/target/wheels-cuda/ecapa2-*.whl)  # the library (not ecapa2_cli-*)
 shopt -u nullglob
-[ ${#WHEELS[@]} -gt 0 ] || die "no wheel in $ROOT/target/wheels-cuda/ (build the ecapa2 wheel with the cuda feature there and carry it)"
+[ ${#WHEELS[@]} -gt 0 ] || die "no wheel in $ROOT/target/wheels-cuda/ (run bench/gpu-prepare.sh on the build machine and carry target/wheels-cuda)"
 WHEEL="$(ls -t "${WHEELS[@]}" | head -n 1)"
 echo "wheel: $WHEEL ($(du -h "$WHEEL" | cut -f1))"
 BPY=""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, Rust and Python, on a fresh machine (a Rust toolchain and python3 are all it
 # needs; Python packages come from PyPI):
-#   1. cargo test --workspace (engine, kernels, audio, hub, eval, CLI);
+#   1. cargo test --workspace (engine, kernels, audio, hub, eval, CLI), then the CUDA backend
+#      without a GPU (NVRTC + ptxas from NVIDIA's pip wheels, the host emulator);
 #   2. the release wheels for this machine (library, command line, sdist) built by
 #      scripts/build-wheels.sh into target/wheels;
 #   3. those wheels installed into a fresh virtual environment (target/python-venv), then pytest
@@ -23,6 +24,30 @@ timed() { # timed NAME COMMAND...
 : > "$LOG_DIR/times.log"
 
 timed "cargo test" bash -c "cargo test --workspace --locked 2>&1 | tee '$LOG_DIR/cargo.log'; exit \${PIPESTATUS[0]}"
+
+# The CUDA backend without a GPU (feature `cuda`): NVRTC and ptxas from NVIDIA's pip wheels
+# compile the kernels for sm_80/86/89/90 (spills fail), the host emulator runs them on every
+# fixture, and loading on cuda here fails with one line (no driver). Also that every front-end
+# builds with the feature.
+cuda_checks() {
+    local tools
+    tools="$(realpath -m "${ECAPA2_CUDA_TOOLS:-target/cuda-tools}")"
+    if [[ ! -x "$tools/bin/python" ]]; then
+        python3 -m venv "$tools"
+    fi
+    "$tools/bin/python" -m pip install -q nvidia-cuda-nvrtc-cu12 nvidia-cuda-nvcc-cu12
+    local site
+    site="$("$tools/bin/python" -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))')"
+    local status=0
+    ECAPA2_NVRTC_DIR="$site/nvidia/cuda_nvrtc/lib" ECAPA2_PTXAS="$site/nvidia/cuda_nvcc/bin/ptxas" \
+        cargo test -p ecapa2 --features cuda --locked --lib cuda -- --nocapture \
+        > "$LOG_DIR/cuda.log" 2>&1 || status=$?
+    cat "$LOG_DIR/cuda.log" >> "$LOG_DIR/cargo.log"
+    grep -E "^test |emulated|NVRTC|sm_90 .*(attentive|epilogue)|skipped|panicked|^test result" "$LOG_DIR/cuda.log" || true
+    [[ $status -eq 0 ]] || return $status
+    cargo build -p ecapa2-cli -p ecapa2-server --features cuda --locked
+}
+timed "cuda without a GPU (nvrtc, ptxas, emulator)" cuda_checks
 
 WHEELS="${ECAPA2_TEST_WHEELS:-target/wheels}"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"

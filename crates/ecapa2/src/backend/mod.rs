@@ -114,8 +114,7 @@ pub(crate) trait Backend: Send + Sync + Sized {
     fn se(&self, layer: &Self::Se, x: &mut Self::Map, residual: Option<&Self::Map>) -> Result<()>;
     /// The Res2Net branches in place on a `(scale · width, 1, t)` map: group 0 passes through;
     /// group g adds group g−1's output, then runs branch g−1 → ReLU → BN.
-    fn res2net(&self, branches: &[(Self::Dilated, Self::Affine)], x: &mut Self::Map)
-        -> Result<()>;
+    fn res2net(&self, branches: &[(Self::Dilated, Self::Affine)], x: &mut Self::Map) -> Result<()>;
     /// Per channel: mean and unbiased variance over frames, `[means…, variances…]` (1 frame).
     fn mean_var(&self, x: &Self::Map) -> Result<Self::Map>;
     /// Per channel: `[means…, sqrt(population variance + eps)…]` (1 frame).

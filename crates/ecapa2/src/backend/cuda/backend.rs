@@ -246,7 +246,9 @@ impl<G: Gpu> Cuda<G> {
     }
 
     fn dense(&self, x: &Map<G>, l: &Dense<G>, mode: i32, bn: Option<&Affine<G>>) -> Result<Map<G>> {
-        expect(x.c == l.inputs, || format!("dense layer of {} inputs on {} values", l.inputs, x.c))?;
+        expect(x.c == l.inputs, || {
+            format!("dense layer of {} inputs on {} values", l.inputs, x.c)
+        })?;
         let y = self.vector(x, l.outputs)?;
         launch(
             self.gpu(),
@@ -267,7 +269,9 @@ impl<G: Gpu> Cuda<G> {
     }
 
     fn moments(&self, x: &Map<G>, mode: i32, eps: f64) -> Result<Map<G>> {
-        expect(x.h == 1 && !x.vector, || "statistics of a map with height > 1".into())?;
+        expect(x.h == 1 && !x.vector, || {
+            "statistics of a map with height > 1".into()
+        })?;
         let out = self.vector(x, 2 * x.c)?;
         launch(
             self.gpu(),
@@ -391,7 +395,9 @@ impl<G: Gpu> Backend for Cuda<G> {
         let rows = parts.first().map_or(0, |p| p.rows);
         let mut out = vec![Vec::new(); rows];
         for p in &parts {
-            expect(p.vector && p.rows == rows, || "download of a non-vector map".into())?;
+            expect(p.vector && p.rows == rows, || {
+                "download of a non-vector map".into()
+            })?;
             let mut bytes = vec![0u8; p.rows * p.c * 4];
             self.gpu().download(p.ptr(), &mut bytes)?;
             let values: Vec<f32> = bytes
@@ -406,7 +412,9 @@ impl<G: Gpu> Backend for Cuda<G> {
     }
 
     fn conv3x3(&self, l: &Conv3x3<G>, x: &Map<G>) -> Result<Map<G>> {
-        expect(x.c == l.cin && !x.vector, || format!("conv of {} channels on {}", l.cin, x.c))?;
+        expect(x.c == l.cin && !x.vector, || {
+            format!("conv of {} channels on {}", l.cin, x.c)
+        })?;
         let ho = (x.h - 1) / l.stride + 1;
         let pixels = x.rows * ho * x.t;
         let col = self.pool.take(pixels * 9 * x.c * self.storage.size())?;
@@ -432,7 +440,9 @@ impl<G: Gpu> Backend for Cuda<G> {
     }
 
     fn project(&self, l: &Matrix<G>, x: &Map<G>, stride: usize) -> Result<Map<G>> {
-        expect(x.c == l.k && !x.vector, || format!("projection of {} channels on {}", l.k, x.c))?;
+        expect(x.c == l.k && !x.vector, || {
+            format!("projection of {} channels on {}", l.k, x.c)
+        })?;
         let ho = (x.h - 1) / stride + 1;
         let sub = if stride > 1 {
             let sub = self.map(x, x.c, ho)?;
@@ -490,12 +500,21 @@ impl<G: Gpu> Backend for Cuda<G> {
         Ok(out)
     }
 
-    fn activate(&self, x: &mut Map<G>, bias: Option<&Map<G>>, bn: Option<&Affine<G>>) -> Result<()> {
+    fn activate(
+        &self,
+        x: &mut Map<G>,
+        bias: Option<&Map<G>>,
+        bn: Option<&Affine<G>>,
+    ) -> Result<()> {
         if let Some(b) = bias {
-            expect(b.vector && b.c == x.c && b.rows == x.rows, || "bias shape".into())?;
+            expect(b.vector && b.c == x.c && b.rows == x.rows, || {
+                "bias shape".into()
+            })?;
         }
         if let Some(bn) = bn {
-            expect(bn.c == x.c, || format!("BN of {} on {} channels", bn.c, x.c))?;
+            expect(bn.c == x.c, || {
+                format!("BN of {} on {} channels", bn.c, x.c)
+            })?;
         }
         let bias = bias.map_or((NULL, 0), |b| (b.ptr(), b.c));
         self.epilogue(NULL, x, x.c, 0, bias, true, bn)
@@ -503,10 +522,9 @@ impl<G: Gpu> Backend for Cuda<G> {
 
     fn se(&self, l: &Se<G>, x: &mut Map<G>, residual: Option<&Map<G>>) -> Result<()> {
         if let Some(r) = residual {
-            expect(
-                (r.rows, r.c, r.h, r.t) == (x.rows, x.c, x.h, x.t),
-                || "residual shape".into(),
-            )?;
+            expect((r.rows, r.c, r.h, r.t) == (x.rows, x.c, x.h, x.t), || {
+                "residual shape".into()
+            })?;
         }
         let (axis, per) = match l.axis {
             Axis::Channel => (0, x.c),
@@ -551,7 +569,9 @@ impl<G: Gpu> Backend for Cuda<G> {
         let width = x.c / scale;
         expect(x.h == 1 && width * scale == x.c, || "Res2Net groups".into())?;
         for (g, (d, bn)) in (1..scale).zip(branches) {
-            expect(d.m.n == width && d.m.k == d.k * width, || "Res2Net branch width".into())?;
+            expect(d.m.n == width && d.m.k == d.k * width, || {
+                "Res2Net branch width".into()
+            })?;
             let pixels = x.rows * x.t;
             let col = self.pool.take(pixels * d.m.k * self.storage.size())?;
             launch(
@@ -586,7 +606,13 @@ impl<G: Gpu> Backend for Cuda<G> {
         self.moments(x, 1, eps)
     }
 
-    fn attentive_stats(&self, logits: &Map<G>, _bias: &[f32], x: &Map<G>, eps: f64) -> Result<Map<G>> {
+    fn attentive_stats(
+        &self,
+        logits: &Map<G>,
+        _bias: &[f32],
+        x: &Map<G>,
+        eps: f64,
+    ) -> Result<Map<G>> {
         // The bias is constant over time: it cancels in each channel's softmax.
         expect(
             (logits.rows, logits.c, logits.h, logits.t) == (x.rows, x.c, 1, x.t) && x.h == 1,

@@ -37,7 +37,10 @@ unsafe impl Send for CudaGpu {}
 unsafe impl Sync for CudaGpu {}
 
 /// Runs `f`, turning a panic inside a CUDA library binding into an error.
-fn guarded<T>(what: &str, f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
+fn guarded<T>(
+    what: &str,
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -62,15 +65,24 @@ impl CudaGpu {
         };
         let opened = libraries::preload(dirs);
         libraries::check(dirs).map_err(err)?;
-        guarded("opening the device", || Self::open(ordinal, storage, &opened)).map_err(err)
+        guarded("opening the device", || {
+            Self::open(ordinal, storage, &opened)
+        })
+        .map_err(err)
     }
 
-    fn open(ordinal: usize, storage: Operands, opened: &[PathBuf]) -> std::result::Result<Self, String> {
+    fn open(
+        ordinal: usize,
+        storage: Operands,
+        opened: &[PathBuf],
+    ) -> std::result::Result<Self, String> {
         let e = |what: &'static str| move |x: cu::DriverError| format!("{what}: {x}");
         cu::init().map_err(e("cuInit"))?;
         let count = cu::device::get_count().map_err(e("cuDeviceGetCount"))?;
         if ordinal >= count.max(0) as usize {
-            return Err(format!("no CUDA device {ordinal}: this machine has {count}"));
+            return Err(format!(
+                "no CUDA device {ordinal}: this machine has {count}"
+            ));
         }
         let device = cu::device::get(ordinal as i32).map_err(e("cuDeviceGet"))?;
         let name = cu::device::get_name(device).map_err(e("cuDeviceGetName"))?;
@@ -78,8 +90,10 @@ impl CudaGpu {
         // SAFETY: plain attribute queries on a valid device.
         let (major, minor) = unsafe {
             (
-                cu::device::get_attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR).map_err(e("compute capability"))?,
-                cu::device::get_attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR).map_err(e("compute capability"))?,
+                cu::device::get_attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+                    .map_err(e("compute capability"))?,
+                cu::device::get_attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+                    .map_err(e("compute capability"))?,
             )
         };
         if major < 7 {
@@ -87,7 +101,8 @@ impl CudaGpu {
         }
         let arch = (major * 10 + minor) as u32;
         // SAFETY: the primary context of a valid device, made current on this thread.
-        let context = unsafe { cu::primary_ctx::retain(device) }.map_err(e("cuDevicePrimaryCtxRetain"))?;
+        let context =
+            unsafe { cu::primary_ctx::retain(device) }.map_err(e("cuDevicePrimaryCtxRetain"))?;
         unsafe { cu::ctx::set_current(context) }.map_err(e("cuCtxSetCurrent"))?;
         // CUBIN for this device; where this NVRTC does not know it, PTX of its own newest
         // architecture for the driver to JIT-compile.
@@ -101,11 +116,17 @@ impl CudaGpu {
             }
         };
         // SAFETY: a CUBIN/PTX image NVRTC just produced (PTX nul-terminated).
-        let module = unsafe { cu::module::load_data(image.as_ptr().cast()) }.map_err(e("cuModuleLoadData"))?;
+        let module = unsafe { cu::module::load_data(image.as_ptr().cast()) }
+            .map_err(e("cuModuleLoadData"))?;
         let mut functions = HashMap::new();
         for k in Kernel::ALL {
-            let f = unsafe { cu::module::get_function(module, std::ffi::CString::new(k.symbol()).map_err(|x| x.to_string())?) }
-                .map_err(e("cuModuleGetFunction"))?;
+            let f = unsafe {
+                cu::module::get_function(
+                    module,
+                    std::ffi::CString::new(k.symbol()).map_err(|x| x.to_string())?,
+                )
+            }
+            .map_err(e("cuModuleGetFunction"))?;
             functions.insert(k, f);
         }
         let b = |what: &'static str| move |x: blas::CublasError| format!("{what}: {x:?}");
@@ -117,7 +138,9 @@ impl CudaGpu {
                 Operands::F32 => blas_sys::cublasMath_t::CUBLAS_PEDANTIC_MATH,
                 Operands::F16 => blas_sys::cublasMath_t::CUBLAS_DEFAULT_MATH,
             };
-            blas_sys::cublasSetMathMode(handle, mode).result().map_err(b("cublasSetMathMode"))?;
+            blas_sys::cublasSetMathMode(handle, mode)
+                .result()
+                .map_err(b("cublasSetMathMode"))?;
         }
         let mut blas_version = 0;
         // SAFETY: writes one int.
@@ -173,7 +196,9 @@ impl Gpu for CudaGpu {
     }
 
     fn memory(&self) -> Result<(usize, usize)> {
-        self.call("cuMemGetInfo", || cu::mem_get_info().map_err(|e| e.to_string()))
+        self.call("cuMemGetInfo", || {
+            cu::mem_get_info().map_err(|e| e.to_string())
+        })
     }
 
     fn alloc(&self, bytes: usize) -> Result<Ptr> {
@@ -213,26 +238,47 @@ impl Gpu for CudaGpu {
     unsafe fn launch(&self, kernel: Kernel, threads: i64, params: *const u8) -> Result<()> {
         let blocks = (threads as u64).div_ceil(BLOCK as u64);
         if blocks > i32::MAX as u64 {
-            return Err(self.error(kernel.symbol(), format!("{threads} threads exceed one grid")));
+            return Err(self.error(
+                kernel.symbol(),
+                format!("{threads} threads exceed one grid"),
+            ));
         }
         let f = self.functions[&kernel];
         self.call(kernel.symbol(), || {
             let mut args = [params as *mut c_void];
             // SAFETY: per the trait's contract, `params` is the kernel's parameter struct.
-            unsafe { cu::launch_kernel(f, (blocks as u32, 1, 1), (BLOCK, 1, 1), 0, std::ptr::null_mut(), &mut args) }
-                .map_err(|e| e.to_string())
+            unsafe {
+                cu::launch_kernel(
+                    f,
+                    (blocks as u32, 1, 1),
+                    (BLOCK, 1, 1),
+                    0,
+                    std::ptr::null_mut(),
+                    &mut args,
+                )
+            }
+            .map_err(|e| e.to_string())
         })
     }
 
     fn gemm(&self, g: &Gemm) -> Result<()> {
         use blas_sys::cudaDataType::*;
         let (ab, compute) = match g.operands {
-            Operands::F16 => (CUDA_R_16F, blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
-            Operands::F32 => (CUDA_R_32F, blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC),
+            Operands::F16 => (
+                CUDA_R_16F,
+                blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            ),
+            Operands::F32 => (
+                CUDA_R_32F,
+                blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC,
+            ),
         };
         let dims = [g.m, g.n, g.k, g.lda, g.ldb, g.ldc];
         if dims.iter().any(|&d| d > i32::MAX as usize) {
-            return Err(self.error("cublasGemmEx", format!("dimensions {dims:?} exceed 32 bits")));
+            return Err(self.error(
+                "cublasGemmEx",
+                format!("dimensions {dims:?} exceed 32 bits"),
+            ));
         }
         let (alpha, beta) = (1.0f32, 0.0f32);
         self.call("cublasGemmEx", || {

@@ -51,7 +51,15 @@ impl Emulator {
         std::fs::write(&unit, cpp).map_err(|e| e.to_string())?;
         let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
         let out = Command::new(&cxx)
-            .args(["-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+            .args([
+                "-std=c++17",
+                "-O2",
+                "-shared",
+                "-fPIC",
+                "-Wall",
+                "-Werror",
+                "-o",
+            ])
             .arg(&library)
             .arg(&unit)
             .output()
@@ -86,7 +94,9 @@ impl Emulator {
         let mem = self.memory.lock().unwrap();
         match mem.range(..=ptr).next_back() {
             Some((&base, (size, _))) if ptr + len as u64 <= base + *size as u64 => Ok(()),
-            _ => Err(emu_error(format!("access of {len} bytes at {ptr:#x} outside any allocation"))),
+            _ => Err(emu_error(format!(
+                "access of {len} bytes at {ptr:#x} outside any allocation"
+            ))),
         }
     }
 
@@ -178,7 +188,11 @@ impl Gpu for Emulator {
         // Operands widened to fp32 (exact for fp16), then an fp32 GEMM as cuBLAS computes it
         // (its summation order differs; both accumulate in fp32).
         // SAFETY: the ranges were checked above.
-        let widen = |p: Ptr, len: usize| -> Vec<f32> { (0..len).map(|i| unsafe { operand(p, i, g.operands) }).collect() };
+        let widen = |p: Ptr, len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| unsafe { operand(p, i, g.operands) })
+                .collect()
+        };
         let (a, b) = (widen(g.a, a_len), widen(g.b, b_len));
         // SAFETY: C's range was checked; gemm reads A and B from the vectors above and writes
         // C column-major with leading dimension ldc.

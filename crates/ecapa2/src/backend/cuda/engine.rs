@@ -51,7 +51,14 @@ pub(crate) fn engine(
     tracing::warn!(
         "CUDA support is experimental: not yet verified on a GPU by this project's device run"
     );
-    let engine = CudaEngine::new(options.device, Arc::new(gpu), weights, bins, precision, options.max_memory)?;
+    let engine = CudaEngine::new(
+        options.device,
+        Arc::new(gpu),
+        weights,
+        bins,
+        precision,
+        options.max_memory,
+    )?;
     if options.skip_self_check {
         tracing::warn!(device = %options.device, "self-check skipped");
     } else {
@@ -113,7 +120,11 @@ impl<G: Gpu> CudaEngine<G> {
 
     /// Activation bytes per padded frame of one row.
     fn frame_bytes(&self) -> usize {
-        frame_bytes(&self.shape, self.bins, storage_size(self.backend.precision()))
+        frame_bytes(
+            &self.shape,
+            self.bins,
+            storage_size(self.backend.precision()),
+        )
     }
 
     /// The backend's device memory (tests measure the plan against it).
@@ -235,7 +246,10 @@ impl<G: Gpu> Engine for CudaEngine<G> {
         // A panic elsewhere cannot leave the device state half-written: take the lock anyway.
         let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for group in groups {
-            let batch: Vec<Vec<f32>> = group.iter().map(|&i| specs[i].take().unwrap_or_default()).collect();
+            let batch: Vec<Vec<f32>> = group
+                .iter()
+                .map(|&i| specs[i].take().unwrap_or_default())
+                .collect();
             let got = self.network.run(&self.backend, batch, self.bins, labels)?;
             for (i, row) in group.into_iter().zip(got) {
                 out[i] = row;

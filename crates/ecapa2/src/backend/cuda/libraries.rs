@@ -83,7 +83,10 @@ pub(crate) fn preload(dirs: &[PathBuf]) -> Vec<PathBuf> {
         if let Some(path) = found {
             match open_global(&path) {
                 Ok(lib) => {
-                    PRELOADED.lock().unwrap_or_else(|e| e.into_inner()).push(lib);
+                    PRELOADED
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(lib);
                     opened.push(path);
                 }
                 Err(e) => tracing::warn!(path = %path.display(), "cannot open: {e}"),
@@ -107,7 +110,10 @@ pub(crate) fn check(dirs: &[PathBuf]) -> Result<(), Missing> {
     } else {
         format!(
             "{} and the system loader path",
-            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     // SAFETY: these probe by name; they load nothing that runs code beyond library initialisers.
@@ -115,7 +121,11 @@ pub(crate) fn check(dirs: &[PathBuf]) -> Result<(), Missing> {
         if !cudarc::driver::sys::is_culib_present() {
             return Err("no NVIDIA driver: libcuda.so.1 is not on the system loader path (install the NVIDIA driver; in a container, run it with GPU support)".into());
         }
-        symbols("the driver (libcuda)", cudarc::driver::sys::culib(), DRIVER_SYMBOLS)?;
+        symbols(
+            "the driver (libcuda)",
+            cudarc::driver::sys::culib(),
+            DRIVER_SYMBOLS,
+        )?;
         if !cudarc::cublas::sys::is_culib_present() {
             return Err(format!("cuBLAS not found (libcublas.so.13 or .12) in {searched}: install the pip package nvidia-cublas-cu12 (or torch) or set ECAPA2_CUDA_LIBRARY_PATH to its lib folder"));
         }
@@ -138,7 +148,10 @@ fn symbols(what: &str, lib: &libloading::Library, names: &[&str]) -> Result<(), 
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("{what} lacks {} (too old a version?)", missing.join(", ")))
+        Err(format!(
+            "{what} lacks {} (too old a version?)",
+            missing.join(", ")
+        ))
     }
 }
 

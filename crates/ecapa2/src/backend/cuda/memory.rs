@@ -109,6 +109,7 @@ impl<G: Gpu> Pool<G> {
     }
 
     /// Starts a new peak measurement from what is in use now.
+    #[cfg(test)]
     pub fn reset_peak(&self) {
         let mut c = self.lock();
         c.peak = c.in_use;

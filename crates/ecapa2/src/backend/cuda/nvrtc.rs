@@ -31,13 +31,19 @@ pub(crate) fn compile(arch: u32, storage: Operands, output: Output) -> Result<Ve
     use cudarc::nvrtc::{result, sys};
     let source = CString::new(super::KERNELS).map_err(|e| e.to_string())?;
     let name = CString::new("kernels.cu").map_err(|e| e.to_string())?;
-    let prog = result::create_program(&source, Some(&name)).map_err(|e| format!("nvrtcCreateProgram: {e:?}"))?;
+    let prog = result::create_program(&source, Some(&name))
+        .map_err(|e| format!("nvrtcCreateProgram: {e:?}"))?;
     let opts = options(arch, storage, output);
     // SAFETY: `prog` is live until destroyed below; buffers are sized by NVRTC's own queries.
     unsafe {
         let compiled = result::compile_program(prog, &opts);
         let log = result::get_program_log(prog)
-            .map(|l| l.iter().map(|&c| c as u8).take_while(|&c| c != 0).collect::<Vec<u8>>())
+            .map(|l| {
+                l.iter()
+                    .map(|&c| c as u8)
+                    .take_while(|&c| c != 0)
+                    .collect::<Vec<u8>>()
+            })
             .unwrap_or_default();
         let image = match compiled {
             Err(e) => Err(format!(

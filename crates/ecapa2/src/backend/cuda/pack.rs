@@ -44,16 +44,24 @@ pub(crate) fn dilated_matrix(w: &[f32], cout: usize, cin: usize, k: usize) -> Ve
 /// A batch of host rows, each `(c, h, frames_r)` row-major, as one `[row][h][t][c]` array
 /// padded with zeros to the longest row; returns it, the rows' frame counts and the padded
 /// length.
-pub(crate) fn pack_rows(rows: &[Vec<f32>], c: usize, h: usize) -> Result<(Vec<f32>, Vec<i32>, usize)> {
+pub(crate) fn pack_rows(
+    rows: &[Vec<f32>],
+    c: usize,
+    h: usize,
+) -> Result<(Vec<f32>, Vec<i32>, usize)> {
     let plane = c * h;
     let mut lens = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        if plane == 0 || r.is_empty() || r.len() % plane != 0 || r.len() / plane > i32::MAX as usize {
+        if plane == 0 || r.is_empty() || r.len() % plane != 0 || r.len() / plane > i32::MAX as usize
+        {
             return Err(Error::InBatch {
                 row: i,
                 source: Box::new(Error::Device {
                     device: "cuda".into(),
-                    message: format!("row of {} values is not a whole number of {c}×{h} frames", r.len()),
+                    message: format!(
+                        "row of {} values is not a whole number of {c}×{h} frames",
+                        r.len()
+                    ),
                 }),
             });
         }
@@ -143,7 +151,10 @@ mod tests {
     #[test]
     fn f16_storage_rounds_to_nearest() {
         let b = to_storage(&[1.0, 65504.0, 1.0 + 1.0 / 4096.0], Operands::F16);
-        let h: Vec<u16> = b.chunks(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+        let h: Vec<u16> = b
+            .chunks(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+            .collect();
         assert_eq!(h, vec![0x3c00, 0x7bff, 0x3c00]);
     }
 }

@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
 }
 
 /// A little-endian f32 `.npy` file: (shape, values).
@@ -26,7 +28,10 @@ fn npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     assert_eq!(&bytes[..6], b"\x93NUMPY");
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
-    assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
+    assert!(
+        header.contains("'<f4'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
     let shape_text = &header[header.find("'shape': (").unwrap() + 10..];
     let shape: Vec<usize> = shape_text[..shape_text.find(')').unwrap()]
         .split(',')
@@ -75,7 +80,17 @@ impl Bound {
             Operands::F32 => Precision::F32,
         };
         let bins = self.bins();
-        Some(CudaEngine::new(Device::Cuda(0), Arc::new(emu), &self.bound.network, bins, precision, None).unwrap())
+        Some(
+            CudaEngine::new(
+                Device::Cuda(0),
+                Arc::new(emu),
+                &self.bound.network,
+                bins,
+                precision,
+                None,
+            )
+            .unwrap(),
+        )
     }
     fn spec(&self, audio: &[f32]) -> SpecRow {
         self.spectrogram.forward(audio).unwrap()
@@ -99,7 +114,9 @@ fn split(engine: &dyn Engine, row: &[f32]) -> Vec<(Label, Vec<f32>)> {
 fn f32_matches_pytorch_goldens_and_the_cpu_on_every_label() {
     for name in ["tiny", "tiny-variant", "tiny-fwse", "small"] {
         let b = bind(name);
-        let Some(gpu) = b.emulated(Operands::F32) else { return };
+        let Some(gpu) = b.emulated(Operands::F32) else {
+            return;
+        };
         let cpu = b.cpu();
         let mut worst: f64 = 0.0;
         for len in [321usize, 4000, 16000, 48000] {
@@ -110,18 +127,29 @@ fn f32_matches_pytorch_goldens_and_the_cpu_on_every_label() {
             let (_, audio) = npy(&golden.with_extension("audio.npy"));
             let (_, want) = npy(&golden.with_extension("all.npy"));
             let spec = b.spec(&audio);
-            let got = gpu.run(vec![spec.clone()], LabelSet::all()).unwrap().remove(0);
+            let got = gpu
+                .run(vec![spec.clone()], LabelSet::all())
+                .unwrap()
+                .remove(0);
             let on_cpu = cpu.run(vec![spec], LabelSet::all()).unwrap().remove(0);
             assert_eq!(got.len(), want.len(), "{name} len {len}");
             for ((label, g), (_, w)) in split(&gpu, &got).into_iter().zip(split(&gpu, &want)) {
                 let e = rel_l2(&g, &w);
                 worst = worst.max(e);
-                assert!(e < 1e-4, "{name} len {len} {label}: rel L2 {e:.2e} to PyTorch");
+                assert!(
+                    e < 1e-4,
+                    "{name} len {len} {label}: rel L2 {e:.2e} to PyTorch"
+                );
             }
             let e = rel_l2(&got, &on_cpu);
-            assert!(e < 1e-4, "{name} len {len}: rel L2 {e:.2e} to the CPU engine");
+            assert!(
+                e < 1e-4,
+                "{name} len {len}: rel L2 {e:.2e} to the CPU engine"
+            );
         }
-        eprintln!("{name}: emulated CUDA f32, worst relative L2 to PyTorch over labels {worst:.2e}");
+        eprintln!(
+            "{name}: emulated CUDA f32, worst relative L2 to PyTorch over labels {worst:.2e}"
+        );
     }
 }
 
@@ -129,13 +157,17 @@ fn f32_matches_pytorch_goldens_and_the_cpu_on_every_label() {
 fn mixed_length_batch_rows_equal_each_row_alone() {
     for (storage, name) in [(Operands::F32, "small"), (Operands::F16, "tiny-fwse")] {
         let b = bind(name);
-        let Some(gpu) = b.emulated(storage) else { return };
+        let Some(gpu) = b.emulated(storage) else {
+            return;
+        };
         let lens = [16000usize, 321, 30_001, 8_000];
         let specs: Vec<SpecRow> = lens
             .iter()
             .enumerate()
             .map(|(i, &n)| {
-                let audio: Vec<f32> = (0..n).map(|k| ((k * (7 + i)) as f32 * 0.013).sin() * 0.3).collect();
+                let audio: Vec<f32> = (0..n)
+                    .map(|k| ((k * (7 + i)) as f32 * 0.013).sin() * 0.3)
+                    .collect();
                 b.spec(&audio)
             })
             .collect();
@@ -150,13 +182,20 @@ fn mixed_length_batch_rows_equal_each_row_alone() {
             for (i, spec) in specs.iter().enumerate() {
                 let alone = gpu.run(vec![spec.clone()], labels).unwrap().remove(0);
                 // Exact: padding never reaches a row's own values.
-                assert_eq!(batch[i], alone, "{name} {storage:?} row {i} ({} samples) {labels:?}", lens[i]);
+                assert_eq!(
+                    batch[i], alone,
+                    "{name} {storage:?} row {i} ({} samples) {labels:?}",
+                    lens[i]
+                );
             }
         }
         // What a batch held at most stays within the plan for the longest row × rows.
         let frames = specs.iter().map(|s| s.1).max().unwrap();
         let planned = specs.len() * frames * frame_bytes(gpu.shape(), b.bins(), storage.size());
-        eprintln!("{name} {storage:?}: batch of {}: peak activations {peak} B, plan {planned} B", specs.len());
+        eprintln!(
+            "{name} {storage:?}: batch of {}: peak activations {peak} B, plan {planned} B",
+            specs.len()
+        );
         assert!(peak <= planned, "peak {peak} above the plan {planned}");
     }
 }
@@ -165,7 +204,9 @@ fn mixed_length_batch_rows_equal_each_row_alone() {
 fn f16_embedding_is_close_to_fp32() {
     for name in ["tiny", "tiny-variant", "tiny-fwse", "small"] {
         let b = bind(name);
-        let Some(gpu) = b.emulated(Operands::F16) else { return };
+        let Some(gpu) = b.emulated(Operands::F16) else {
+            return;
+        };
         let mut worst: f64 = 1.0;
         for len in [321usize, 4000, 16000, 48000] {
             let golden = fixture(name).join(format!("golden/len{len}"));
@@ -174,7 +215,10 @@ fn f16_embedding_is_close_to_fp32() {
             }
             let (_, audio) = npy(&golden.with_extension("audio.npy"));
             let (_, want) = npy(&golden.with_extension("embedding.npy"));
-            let got = gpu.run(vec![b.spec(&audio)], LabelSet::embedding()).unwrap().remove(0);
+            let got = gpu
+                .run(vec![b.spec(&audio)], LabelSet::embedding())
+                .unwrap()
+                .remove(0);
             worst = worst.min(cosine(&got, &want));
         }
         eprintln!("{name}: emulated CUDA f16 embedding, lowest cosine to PyTorch fp32 {worst:.6}");
@@ -187,14 +231,24 @@ fn self_check_passes_and_catches_a_wrong_device() {
     let b = bind("small");
     let cpu = b.cpu();
     for storage in [Operands::F32, Operands::F16] {
-        let Some(gpu) = b.emulated(storage) else { return };
+        let Some(gpu) = b.emulated(storage) else {
+            return;
+        };
         self_check::check(&gpu, &cpu, b.bins()).unwrap();
     }
     // A "device" whose result is wrong (one embedding bias off by 0.5) must be refused.
     let mut broken = b.bound.network.clone();
     broken.dense_2.bias[0] += 0.5;
     let emu = Emulator::new(Operands::F32).unwrap();
-    let gpu = CudaEngine::new(Device::Cuda(0), Arc::new(emu), &broken, b.bins(), Precision::F32, None).unwrap();
+    let gpu = CudaEngine::new(
+        Device::Cuda(0),
+        Arc::new(emu),
+        &broken,
+        b.bins(),
+        Precision::F32,
+        None,
+    )
+    .unwrap();
     let e = self_check::check(&gpu, &cpu, b.bins()).unwrap_err();
     assert!(matches!(e, crate::Error::SelfCheck { .. }), "{e}");
     assert!(e.to_string().contains("embedding relative L2"), "{e}");
@@ -216,5 +270,8 @@ fn loading_on_cuda_without_a_driver_fails_with_one_line() {
     .unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, crate::Error::Device { .. }), "{e:?}");
-    assert!(text.starts_with("cuda:0") && text.contains("libcuda") && !text.contains('\n'), "{text}");
+    assert!(
+        text.starts_with("cuda:0") && text.contains("libcuda") && !text.contains('\n'),
+        "{text}"
+    );
 }
