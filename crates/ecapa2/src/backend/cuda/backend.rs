@@ -240,6 +240,14 @@ impl<G: Gpu> Cuda<G> {
         )
     }
 
+    /// A 1×1 layer on every pixel of `x` (bias and BN, no ReLU): a map of `l.n` channels.
+    fn pointwise_on(&self, x: &Map<G>, l: &Matrix<G>) -> Result<Map<G>> {
+        let y = self.product(x.ptr(), x.pixels(), l)?;
+        let out = self.map(x, l.n, x.h)?;
+        self.matrix_epilogue(&y, &out, l, false)?;
+        Ok(out)
+    }
+
     fn matrix_epilogue(&self, y: &Buf<G>, out: &Map<G>, m: &Matrix<G>, relu: bool) -> Result<()> {
         let bias = (m.bias.as_ref().map_or(NULL, Buf::ptr), 0);
         self.epilogue(y.ptr(), out, out.c, 0, bias, relu, m.bn.as_ref())
@@ -463,12 +471,7 @@ impl<G: Gpu> Backend for Cuda<G> {
         } else {
             None
         };
-        let input = sub.as_ref().unwrap_or(x);
-        let y = self.product(input.ptr(), input.pixels(), l)?;
-        drop(sub);
-        let out = self.map(x, l.n, ho)?;
-        self.matrix_epilogue(&y, &out, l, false)?;
-        Ok(out)
+        self.pointwise_on(sub.as_ref().unwrap_or(x), l)
     }
 
     fn pointwise(&self, l: &Matrix<G>, x: &Map<G>) -> Result<Map<G>> {
@@ -492,12 +495,7 @@ impl<G: Gpu> Backend for Cuda<G> {
         } else {
             None
         };
-        let input = flat.as_ref().unwrap_or(x);
-        let y = self.product(input.ptr(), input.pixels(), l)?;
-        drop(flat);
-        let out = self.map(x, l.n, 1)?;
-        self.matrix_epilogue(&y, &out, l, false)?;
-        Ok(out)
+        self.pointwise_on(flat.as_ref().unwrap_or(x), l)
     }
 
     fn activate(
