@@ -23,12 +23,14 @@ const GUARD: usize = 64;
 const GUARD_BYTE: u8 = 0xA5;
 
 type EmuKernel = unsafe extern "C" fn(*const c_void, i64);
+/// Allocations by address: (requested size, storage).
+type Allocations = BTreeMap<Ptr, (usize, Box<[u64]>)>;
 
 /// The emulated device.
 pub(crate) struct Emulator {
     kernels: HashMap<Kernel, EmuKernel>,
     /// Allocations by address: (requested size, storage). u64 storage for alignment.
-    memory: Mutex<BTreeMap<Ptr, (usize, Box<[u64]>)>>,
+    memory: Mutex<Allocations>,
     _library: libloading::Library,
     _dir: tempfile::TempDir,
 }

@@ -144,8 +144,8 @@ mod tests {
         // W[co=2][ci=1] sits at row 1, column 2.
         assert_eq!(p[cout + 2], w[2 * cin + 1]);
         let d = dilated_matrix(&w[..cout * cin * k], cout, cin, k);
-        // W[co=0][ci=1][j=2] sits at row 2·cin + 1, column 0.
-        assert_eq!(d[(2 * cin + 1) * cout], w[cin * 0 + k + 2]);
+        // W[co=0][ci=1][j=2] (flat index (0·cin + 1)·k + 2) sits at row 2·cin + 1, column 0.
+        assert_eq!(d[(2 * cin + 1) * cout], w[k + 2]);
     }
 
     #[test]
