@@ -61,7 +61,7 @@ impl std::str::FromStr for Label {
 /// A set of labels; iteration is always in network order, whatever order they were given in.
 /// Parsed from text with [`str::parse`] (`"gfe_1|pool".parse()`), the one way every API
 /// takes labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct LabelSet(u8);
 
 impl LabelSet {

@@ -125,6 +125,79 @@ impl<G: Gpu> Cuda<G> {
         }
     }
 
+    /// The same backend with activations in a pool of their own (a CUDA graph's buffers, which
+    /// must stay where the graph recorded them). The network's weights stay where they are.
+    pub fn with_arena(&self) -> Self {
+        Self {
+            pool: Pool::new(Arc::clone(self.pool.gpu_arc())),
+            storage: self.storage,
+        }
+    }
+
+    /// [`Backend::upload`] padded to at least `min_t` frames; also returns the device addresses
+    /// of the input and of the row lengths (where a graph's next input is written).
+    pub fn upload_padded(
+        &self,
+        rows: &[Vec<f32>],
+        c: usize,
+        h: usize,
+        min_t: usize,
+    ) -> Result<(Map<G>, (Ptr, Ptr))> {
+        let (packed, lens, t) = pack::pack_rows(rows, c, h, min_t)?;
+        let lens = Arc::new(Lens {
+            dev: self.pool.upload(&lens)?,
+        });
+        let map = Map {
+            buf: self.stored(&packed)?,
+            lens,
+            rows: rows.len(),
+            c,
+            h,
+            t,
+            vector: false,
+        };
+        let at = (map.ptr(), map.lens());
+        Ok((map, at))
+    }
+
+    /// Writes a batch into the addresses [`Cuda::upload_padded`] returned (same row count,
+    /// `t` frames).
+    pub fn write_padded(
+        &self,
+        rows: &[Vec<f32>],
+        (c, h, t): (usize, usize, usize),
+        at: (Ptr, Ptr),
+    ) -> Result<()> {
+        let (packed, lens, padded) = pack::pack_rows(rows, c, h, t)?;
+        expect(padded == t, || {
+            format!("rows of {padded} frames in a {t}-frame bucket")
+        })?;
+        self.gpu()
+            .upload(at.0, &pack::to_storage(&packed, self.storage))?;
+        self.gpu().upload(at.1, bytemuck::cast_slice(&lens))
+    }
+
+    /// Reads per-row vector maps back (the one synchronisation), per row concatenated.
+    pub fn read(&self, parts: &[Map<G>]) -> Result<Vec<Vec<f32>>> {
+        let rows = parts.first().map_or(0, |p| p.rows);
+        let mut out = vec![Vec::new(); rows];
+        for p in parts {
+            expect(p.vector && p.rows == rows, || {
+                "download of a non-vector map".into()
+            })?;
+            let mut bytes = vec![0u8; p.rows * p.c * 4];
+            self.gpu().download(p.ptr(), &mut bytes)?;
+            let values: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            for (row, chunk) in out.iter_mut().zip(values.chunks_exact(p.c)) {
+                row.extend_from_slice(chunk);
+            }
+        }
+        Ok(out)
+    }
+
     /// The device.
     pub fn gpu(&self) -> &G {
         self.pool.gpu()
@@ -380,19 +453,7 @@ impl<G: Gpu> Backend for Cuda<G> {
     }
 
     fn upload(&self, rows: Vec<Vec<f32>>, channels: usize, height: usize) -> Result<Map<G>> {
-        let (packed, lens, t) = pack::pack_rows(&rows, channels, height)?;
-        let lens = Arc::new(Lens {
-            dev: self.pool.upload(&lens)?,
-        });
-        Ok(Map {
-            buf: self.stored(&packed)?,
-            lens,
-            rows: rows.len(),
-            c: channels,
-            h: height,
-            t,
-            vector: false,
-        })
+        Ok(self.upload_padded(&rows, channels, height, 0)?.0)
     }
 
     fn release(&self, x: Map<G>) {
@@ -400,23 +461,7 @@ impl<G: Gpu> Backend for Cuda<G> {
     }
 
     fn download(&self, parts: Vec<Map<G>>) -> Result<Vec<Vec<f32>>> {
-        let rows = parts.first().map_or(0, |p| p.rows);
-        let mut out = vec![Vec::new(); rows];
-        for p in &parts {
-            expect(p.vector && p.rows == rows, || {
-                "download of a non-vector map".into()
-            })?;
-            let mut bytes = vec![0u8; p.rows * p.c * 4];
-            self.gpu().download(p.ptr(), &mut bytes)?;
-            let values: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            for (row, chunk) in out.iter_mut().zip(values.chunks_exact(p.c)) {
-                row.extend_from_slice(chunk);
-            }
-        }
-        Ok(out)
+        self.read(&parts)
     }
 
     fn conv3x3(&self, l: &Conv3x3<G>, x: &Map<G>) -> Result<Map<G>> {

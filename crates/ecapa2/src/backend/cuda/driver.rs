@@ -1,12 +1,14 @@
 //! [`Gpu`] on a real NVIDIA GPU through cudarc's thin `result` layer: the device's primary
-//! context, the legacy default stream (every copy and launch is ordered on it, so a buffer the
-//! pool hands out again is never written while queued work still reads it), a cuBLAS handle,
-//! and the kernels compiled by NVRTC for the device.
+//! context, one stream of its own (every copy, launch and GEMM is ordered on it, so a buffer
+//! the pool hands out again is never written while queued work still reads it; and it can be
+//! captured into CUDA graphs, which the legacy stream cannot), a cuBLAS handle with a fixed
+//! workspace (so that captured GEMMs allocate nothing), and the kernels compiled by NVRTC for
+//! the device.
 //!
 //! Every call into a CUDA library runs inside [`guarded`]: cudarc panics where a library or
 //! symbol is missing, and a panic must never reach a user.
 
-use super::gpu::{Gemm, Gpu, Operands};
+use super::gpu::{Gemm, Gpu, Graph, Operands};
 use super::libraries;
 use super::nvrtc::{self, Output};
 use super::params::{Kernel, Ptr};
@@ -19,6 +21,8 @@ use std::path::PathBuf;
 
 /// Threads per block of every kernel.
 const BLOCK: u32 = 256;
+/// cuBLAS workspace (its recommendation for Hopper is 32 MiB).
+const BLAS_WORKSPACE: usize = 32 << 20;
 
 /// A CUDA device ready to run the backend.
 pub(crate) struct CudaGpu {
@@ -28,6 +32,10 @@ pub(crate) struct CudaGpu {
     module: cu_sys::CUmodule,
     functions: HashMap<Kernel, cu_sys::CUfunction>,
     blas: blas_sys::cublasHandle_t,
+    workspace: Ptr,
+    stream: cu_sys::CUstream,
+    graphs: std::sync::Mutex<HashMap<u64, (cu_sys::CUgraph, cu_sys::CUgraphExec)>>,
+    next_graph: std::sync::atomic::AtomicU64,
     description: String,
 }
 
@@ -118,6 +126,8 @@ impl CudaGpu {
         // SAFETY: a CUBIN/PTX image NVRTC just produced (PTX nul-terminated).
         let module = unsafe { cu::module::load_data(image.as_ptr().cast()) }
             .map_err(e("cuModuleLoadData"))?;
+        let stream =
+            cu::stream::create(cu::stream::StreamKind::NonBlocking).map_err(e("cuStreamCreate"))?;
         let mut functions = HashMap::new();
         for k in Kernel::ALL {
             let f = unsafe {
@@ -131,9 +141,14 @@ impl CudaGpu {
         }
         let b = |what: &'static str| move |x: blas::CublasError| format!("{what}: {x:?}");
         let handle = blas::create_handle().map_err(b("cublasCreate"))?;
-        // SAFETY: a live handle; the legacy default stream; pedantic math keeps fp32 strict.
+        // SAFETY: a live handle on our stream with its own workspace; pedantic math keeps
+        // fp32 strict.
+        let workspace = unsafe { cu::malloc_sync(BLAS_WORKSPACE) }.map_err(e("cuMemAlloc"))?;
         unsafe {
-            blas::set_stream(handle, std::ptr::null_mut()).map_err(b("cublasSetStream"))?;
+            blas::set_stream(handle, stream.cast()).map_err(b("cublasSetStream"))?;
+            blas_sys::cublasSetWorkspace_v2(handle, workspace as *mut c_void, BLAS_WORKSPACE)
+                .result()
+                .map_err(b("cublasSetWorkspace"))?;
             let mode = match storage {
                 Operands::F32 => blas_sys::cublasMath_t::CUBLAS_PEDANTIC_MATH,
                 Operands::F16 => blas_sys::cublasMath_t::CUBLAS_DEFAULT_MATH,
@@ -165,6 +180,10 @@ impl CudaGpu {
             module,
             functions,
             blas: handle,
+            workspace,
+            stream,
+            graphs: Default::default(),
+            next_graph: Default::default(),
             description,
         })
     }
@@ -212,7 +231,7 @@ impl Gpu for CudaGpu {
         let freed = self.call("cuMemFree", || {
             // SAFETY: `ptr` came from `alloc`; queued work that may still read it finishes first.
             unsafe {
-                cu::ctx::synchronize().map_err(|e| e.to_string())?;
+                cu::stream::synchronize(self.stream).map_err(|e| e.to_string())?;
                 cu::free_sync(ptr).map_err(|e| e.to_string())
             }
         });
@@ -224,18 +243,30 @@ impl Gpu for CudaGpu {
     fn upload(&self, dst: Ptr, src: &[u8]) -> Result<()> {
         self.call("cuMemcpyHtoD", || {
             // SAFETY: `dst` is a live allocation of at least `src.len()` bytes (the pool's).
-            unsafe { cu::memcpy_htod_sync(dst, src) }.map_err(|e| e.to_string())
+            // From pageable memory the copy is staged before the call returns.
+            unsafe { cu::memcpy_htod_async(dst, src, self.stream) }.map_err(|e| e.to_string())
         })
     }
 
     fn download(&self, src: Ptr, dst: &mut [u8]) -> Result<()> {
         self.call("cuMemcpyDtoH", || {
             // SAFETY: as upload; the legacy stream orders it after all queued work.
-            unsafe { cu::memcpy_dtoh_sync(dst, src) }.map_err(|e| e.to_string())
+            // Our stream drained first: a synchronous copy runs on the legacy stream, which
+            // does not wait for ours.
+            unsafe {
+                cu::stream::synchronize(self.stream).map_err(|e| e.to_string())?;
+                cu::memcpy_dtoh_sync(dst, src).map_err(|e| e.to_string())
+            }
         })
     }
 
-    unsafe fn launch(&self, kernel: Kernel, threads: i64, params: *const u8) -> Result<()> {
+    unsafe fn launch(
+        &self,
+        kernel: Kernel,
+        threads: i64,
+        params: *const u8,
+        _size: usize,
+    ) -> Result<()> {
         let blocks = (threads as u64).div_ceil(BLOCK as u64);
         if blocks > i32::MAX as u64 {
             return Err(self.error(
@@ -253,7 +284,7 @@ impl Gpu for CudaGpu {
                     (blocks as u32, 1, 1),
                     (BLOCK, 1, 1),
                     0,
-                    std::ptr::null_mut(),
+                    self.stream,
                     &mut args,
                 )
             }
@@ -309,15 +340,99 @@ impl Gpu for CudaGpu {
             .map_err(|e| format!("{e:?} (m {} n {} k {})", g.m, g.n, g.k))
         })
     }
+
+    fn begin_capture(&self) -> Result<()> {
+        use cu_sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
+        // SAFETY: our own stream; thread-local mode: other threads' CUDA calls are unaffected.
+        self.graph_call("cuStreamBeginCapture", || unsafe {
+            cu::stream::begin_capture(self.stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+        })
+    }
+
+    fn end_capture(&self) -> Result<Graph> {
+        // SAFETY: ends the capture begun on our stream; the graph is instantiated once.
+        let graph = self.graph_call("cuStreamEndCapture", || unsafe {
+            cu::stream::end_capture(self.stream)
+        })?;
+        let exec = self.graph_call("cuGraphInstantiate", || unsafe {
+            cu::graph::instantiate(graph, cu_sys::CUgraphInstantiate_flags(0))
+        });
+        let exec = match exec {
+            Ok(x) => x,
+            Err(e) => {
+                // SAFETY: the graph just captured, not instantiated.
+                let _ = self.graph_call("cuGraphDestroy", || unsafe { cu::graph::destroy(graph) });
+                return Err(e);
+            }
+        };
+        let id = self
+            .next_graph
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.graphs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (graph, exec));
+        Ok(Graph(id))
+    }
+
+    fn replay(&self, graph: &Graph) -> Result<()> {
+        let exec = self
+            .graphs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&graph.0)
+            .map(|g| g.1)
+            .ok_or_else(|| self.error("cuGraphLaunch", "unknown graph"))?;
+        // SAFETY: an instantiated graph of this context, on our stream.
+        self.graph_call("cuGraphLaunch", || unsafe {
+            cu::graph::launch(exec, self.stream)
+        })
+    }
+
+    fn drop_graph(&self, graph: Graph) {
+        let removed = self
+            .graphs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&graph.0);
+        if let Some((g, exec)) = removed {
+            // SAFETY: destroyed once, after queued replays finish.
+            let _ = self.graph_call("cuGraphExecDestroy", || unsafe {
+                cu::stream::synchronize(self.stream)?;
+                cu::graph::exec_destroy(exec)?;
+                cu::graph::destroy(g)
+            });
+        }
+    }
+}
+
+impl CudaGpu {
+    fn graph_call<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> std::result::Result<T, cu::DriverError>,
+    ) -> Result<T> {
+        self.call(what, || f().map_err(|e| e.to_string()))
+    }
 }
 
 impl Drop for CudaGpu {
     fn drop(&mut self) {
+        let graphs: Vec<u64> = self
+            .graphs
+            .lock()
+            .map(|g| g.keys().copied().collect())
+            .unwrap_or_default();
+        for id in graphs {
+            self.drop_graph(Graph(id));
+        }
         let _ = self.call("releasing the device", || {
             // SAFETY: handles created in `open`, released once.
             unsafe {
-                let _ = cu::ctx::synchronize();
+                let _ = cu::stream::synchronize(self.stream);
                 let _ = blas::destroy_handle(self.blas);
+                let _ = cu::free_sync(self.workspace);
+                let _ = cu::stream::destroy(self.stream);
                 let _ = cu::module::unload(self.module);
                 let _ = cu::primary_ctx::release(self.device);
             }

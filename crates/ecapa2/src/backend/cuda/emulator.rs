@@ -9,7 +9,7 @@
 //! (cuBLAS's algorithms, scheduling, the driver), which the load-time self-check and
 //! `bench/gpu.sh` cover on a device.
 
-use super::gpu::{Gemm, Gpu, Operands};
+use super::gpu::{Gemm, Gpu, Graph, Operands};
 use super::params::{Kernel, Ptr};
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -26,9 +26,26 @@ type EmuKernel = unsafe extern "C" fn(*const c_void, i64);
 /// Allocations by address: (requested size, storage).
 type Allocations = BTreeMap<Ptr, (usize, Box<[u64]>)>;
 
+/// One recorded step of a graph (parameters copied at record time, as the driver does).
+enum Step {
+    Launch(Kernel, i64, Box<[std::mem::MaybeUninit<u8>]>),
+    Gemm(Gemm),
+}
+
+/// Capture state: the graph being recorded, and the graphs made.
+#[derive(Default)]
+struct Graphs {
+    recording: Option<Vec<Step>>,
+    made: HashMap<u64, Vec<Step>>,
+    next: u64,
+    /// Graphs replayed (tests check that the engine used them).
+    replays: usize,
+}
+
 /// The emulated device.
 pub(crate) struct Emulator {
     kernels: HashMap<Kernel, EmuKernel>,
+    graphs: Mutex<Graphs>,
     /// Allocations by address: (requested size, storage). u64 storage for alignment.
     memory: Mutex<Allocations>,
     _library: libloading::Library,
@@ -85,10 +102,35 @@ impl Emulator {
         }
         Ok(Self {
             kernels,
+            graphs: Mutex::default(),
             memory: Mutex::default(),
             _library: lib,
             _dir: dir,
         })
+    }
+
+    /// Graph replays so far.
+    pub fn replays(&self) -> usize {
+        self.graphs.lock().unwrap().replays
+    }
+
+    /// Refuses what CUDA refuses while a stream is being captured.
+    fn not_capturing(&self, what: &str) -> Result<()> {
+        if self.graphs.lock().unwrap().recording.is_some() {
+            return Err(emu_error(format!("{what} during stream capture")));
+        }
+        Ok(())
+    }
+
+    fn run_step(&self, step: &Step) -> Result<()> {
+        match step {
+            Step::Launch(kernel, threads, params) => {
+                // SAFETY: the parameter bytes were copied from the kernel's own struct.
+                unsafe { (self.kernels[kernel])(params.as_ptr().cast(), *threads) };
+                self.check_guards(kernel.symbol())
+            }
+            Step::Gemm(g) => self.run_gemm(g),
+        }
     }
 
     /// The allocation holding `[ptr, ptr + len)`, or an error naming the overrun.
@@ -149,6 +191,7 @@ impl Gpu for Emulator {
     }
 
     fn alloc(&self, bytes: usize) -> Result<Ptr> {
+        self.not_capturing("cuMemAlloc")?;
         let mut store = vec![0u64; (bytes + GUARD).div_ceil(8)].into_boxed_slice();
         let b: &mut [u8] = bytemuck::cast_slice_mut(&mut store);
         b.fill(0x7F); // poison: reading uninitialised memory gives large values, not zeros
@@ -163,6 +206,7 @@ impl Gpu for Emulator {
     }
 
     fn upload(&self, dst: Ptr, src: &[u8]) -> Result<()> {
+        self.not_capturing("a host-to-device copy")?;
         self.check_range(dst, src.len())?;
         // SAFETY: checked to lie inside a live allocation.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
@@ -170,18 +214,81 @@ impl Gpu for Emulator {
     }
 
     fn download(&self, src: Ptr, dst: &mut [u8]) -> Result<()> {
+        self.not_capturing("a device-to-host copy")?;
         self.check_range(src, dst.len())?;
         // SAFETY: checked to lie inside a live allocation.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len()) };
         Ok(())
     }
 
-    unsafe fn launch(&self, kernel: Kernel, threads: i64, params: *const u8) -> Result<()> {
-        (self.kernels[&kernel])(params.cast(), threads);
-        self.check_guards(kernel.symbol())
+    unsafe fn launch(
+        &self,
+        kernel: Kernel,
+        threads: i64,
+        params: *const u8,
+        size: usize,
+    ) -> Result<()> {
+        let mut copy = vec![std::mem::MaybeUninit::<u8>::uninit(); size].into_boxed_slice();
+        // SAFETY: `params` holds `size` bytes (padding may be uninitialised: MaybeUninit).
+        unsafe { std::ptr::copy_nonoverlapping(params.cast(), copy.as_mut_ptr(), size) };
+        let step = Step::Launch(kernel, threads, copy);
+        if let Some(rec) = self.graphs.lock().unwrap().recording.as_mut() {
+            rec.push(step);
+            return Ok(());
+        }
+        self.run_step(&step)
     }
 
     fn gemm(&self, g: &Gemm) -> Result<()> {
+        if let Some(rec) = self.graphs.lock().unwrap().recording.as_mut() {
+            rec.push(Step::Gemm(*g));
+            return Ok(());
+        }
+        self.run_gemm(g)
+    }
+
+    fn begin_capture(&self) -> Result<()> {
+        let mut g = self.graphs.lock().unwrap();
+        if g.recording.is_some() {
+            return Err(emu_error("capture already under way".into()));
+        }
+        g.recording = Some(Vec::new());
+        Ok(())
+    }
+
+    fn end_capture(&self) -> Result<Graph> {
+        let mut g = self.graphs.lock().unwrap();
+        let steps = g
+            .recording
+            .take()
+            .ok_or_else(|| emu_error("no capture under way".into()))?;
+        g.next += 1;
+        let id = g.next;
+        g.made.insert(id, steps);
+        Ok(Graph(id))
+    }
+
+    fn replay(&self, graph: &Graph) -> Result<()> {
+        self.not_capturing("a graph launch")?;
+        let steps = {
+            let mut g = self.graphs.lock().unwrap();
+            g.replays += 1;
+            g.made
+                .remove(&graph.0)
+                .ok_or_else(|| emu_error("unknown graph".into()))?
+        };
+        let result = steps.iter().try_for_each(|s| self.run_step(s));
+        self.graphs.lock().unwrap().made.insert(graph.0, steps);
+        result
+    }
+
+    fn drop_graph(&self, graph: Graph) {
+        self.graphs.lock().unwrap().made.remove(&graph.0);
+    }
+}
+
+impl Emulator {
+    fn run_gemm(&self, g: &Gemm) -> Result<()> {
         let es = g.operands.size();
         let (a_len, b_len) = ((g.k - 1) * g.lda + g.m, (g.n - 1) * g.ldb + g.k);
         self.check_range(g.a, a_len * es)?;

@@ -5,6 +5,7 @@
 use super::backend::Cuda;
 use super::driver::CudaGpu;
 use super::gpu::{Gpu, Operands};
+use super::graphs::{Graphs, Key};
 use super::self_check;
 use crate::backend::cpu::CpuEngine;
 use crate::backend::{Backend, Engine, Execution, SpecRow};
@@ -31,8 +32,9 @@ pub(crate) struct CudaEngine<G: Gpu> {
     bins: usize,
     /// Bytes of activations one sub-batch may hold.
     budget: usize,
-    /// One forward at a time: the backend issues everything on one stream.
-    running: Mutex<()>,
+    /// One forward at a time (the backend issues everything on one stream), with the CUDA
+    /// graphs captured so far.
+    running: Mutex<Graphs<G>>,
 }
 
 /// The engine `options` ask for on CUDA device `options.device`: libraries loaded, kernels
@@ -114,7 +116,7 @@ impl<G: Gpu> CudaEngine<G> {
             shape,
             bins,
             budget,
-            running: Mutex::new(()),
+            running: Mutex::new(Graphs::new(budget / 8)),
         })
     }
 
@@ -131,6 +133,18 @@ impl<G: Gpu> CudaEngine<G> {
     #[cfg(test)]
     pub fn pool(&self) -> &super::memory::Pool<G> {
         self.backend.pool()
+    }
+
+    /// CUDA graphs kept.
+    #[cfg(test)]
+    pub fn graphs(&self) -> usize {
+        self.running.lock().unwrap().len()
+    }
+
+    /// The device.
+    #[cfg(test)]
+    pub fn gpu(&self) -> &G {
+        self.backend.gpu()
     }
 }
 
@@ -244,13 +258,21 @@ impl<G: Gpu> Engine for CudaEngine<G> {
         let mut specs: Vec<Option<Vec<f32>>> = rows.into_iter().map(|r| Some(r.0)).collect();
         let mut out = vec![Vec::new(); specs.len()];
         // A panic elsewhere cannot leave the device state half-written: take the lock anyway.
-        let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut graphs = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for group in groups {
+            let longest = group.iter().map(|&i| frames[i]).max().unwrap_or(0);
             let batch: Vec<Vec<f32>> = group
                 .iter()
                 .map(|&i| specs[i].take().unwrap_or_default())
                 .collect();
-            let got = self.network.run(&self.backend, batch, self.bins, labels)?;
+            let graphed = match Key::new(batch.len(), longest, labels) {
+                Some(key) => graphs.run(&self.network, &self.backend, key, &batch, self.bins)?,
+                None => None,
+            };
+            let got = match graphed {
+                Some(got) => got,
+                None => self.network.run(&self.backend, batch, self.bins, labels)?,
+            };
             for (i, row) in group.into_iter().zip(got) {
                 out[i] = row;
             }

@@ -52,6 +52,10 @@ pub(crate) struct Gemm {
     pub operands: Operands,
 }
 
+/// A recorded sequence of launches and GEMMs (a CUDA graph), replayed with one call.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Graph(pub u64);
+
 /// A device the CUDA backend runs on. Calls are issued in order on one stream; only
 /// [`Gpu::download`] waits for the device.
 pub(crate) trait Gpu: Send + Sync + 'static {
@@ -72,14 +76,30 @@ pub(crate) trait Gpu: Send + Sync + 'static {
     fn upload(&self, dst: Ptr, src: &[u8]) -> Result<()>;
     /// Device → host, after all queued work (the one synchronisation of a forward).
     fn download(&self, src: Ptr, dst: &mut [u8]) -> Result<()>;
-    /// Launches `kernel` over `threads` threads with its parameter struct at `params`.
+    /// Launches `kernel` over `threads` threads with its parameter struct (`size` bytes) at
+    /// `params`; the struct is copied at the call.
     ///
     /// # Safety
     /// `params` points to the `#[repr(C)]` struct of `kernel`, whose pointers are live device
     /// allocations of the sizes the kernel indexes.
-    unsafe fn launch(&self, kernel: Kernel, threads: i64, params: *const u8) -> Result<()>;
+    unsafe fn launch(
+        &self,
+        kernel: Kernel,
+        threads: i64,
+        params: *const u8,
+        size: usize,
+    ) -> Result<()>;
     /// Queues a GEMM.
     fn gemm(&self, g: &Gemm) -> Result<()>;
+    /// From now on launches and GEMMs are recorded, not run; allocations and copies are errors
+    /// until [`Gpu::end_capture`].
+    fn begin_capture(&self) -> Result<()>;
+    /// Stops recording; the recorded work as a graph (on error, recording has stopped too).
+    fn end_capture(&self) -> Result<Graph>;
+    /// Runs a graph (queued, like a launch).
+    fn replay(&self, graph: &Graph) -> Result<()>;
+    /// Frees a graph.
+    fn drop_graph(&self, graph: Graph);
 }
 
 /// Launches the kernel of `p`. Safety rests on the backend building `p` from live buffers of
@@ -89,5 +109,12 @@ pub(crate) fn launch<G: Gpu, P: Params>(gpu: &G, p: &P) -> Result<()> {
         return Ok(());
     }
     // SAFETY: see above; `p` outlives the call (the driver copies parameters at launch).
-    unsafe { gpu.launch(P::KERNEL, p.threads(), (p as *const P).cast()) }
+    unsafe {
+        gpu.launch(
+            P::KERNEL,
+            p.threads(),
+            (p as *const P).cast(),
+            std::mem::size_of::<P>(),
+        )
+    }
 }

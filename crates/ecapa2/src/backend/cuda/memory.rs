@@ -48,6 +48,11 @@ impl<G: Gpu> Pool<G> {
         &self.gpu
     }
 
+    /// The device, shared.
+    pub fn gpu_arc(&self) -> &Arc<G> {
+        &self.gpu
+    }
+
     /// A buffer of at least `bytes` (contents undefined).
     pub fn take(self: &Arc<Self>, bytes: usize) -> Result<Buf<G>> {
         let size = self.gpu.size_class(bytes);

@@ -21,6 +21,7 @@ mod driver;
 mod emulator;
 mod engine;
 mod gpu;
+mod graphs;
 mod libraries;
 mod memory;
 mod nvrtc;

@@ -42,12 +42,13 @@ pub(crate) fn dilated_matrix(w: &[f32], cout: usize, cin: usize, k: usize) -> Ve
 }
 
 /// A batch of host rows, each `(c, h, frames_r)` row-major, as one `[row][h][t][c]` array
-/// padded with zeros to the longest row; returns it, the rows' frame counts and the padded
-/// length.
+/// padded with zeros to the longest row or `min_t` frames, whichever is more; returns it, the
+/// rows' frame counts and the padded length.
 pub(crate) fn pack_rows(
     rows: &[Vec<f32>],
     c: usize,
     h: usize,
+    min_t: usize,
 ) -> Result<(Vec<f32>, Vec<i32>, usize)> {
     let plane = c * h;
     let mut lens = Vec::with_capacity(rows.len());
@@ -67,7 +68,7 @@ pub(crate) fn pack_rows(
         }
         lens.push((r.len() / plane) as i32);
     }
-    let t = lens.iter().copied().max().unwrap_or(0) as usize;
+    let t = (lens.iter().copied().max().unwrap_or(0) as usize).max(min_t);
     let mut out = vec![0.0f32; rows.len() * h * t * c];
     for (b, r) in rows.iter().enumerate() {
         let len = r.len() / plane;
@@ -112,7 +113,7 @@ mod tests {
             }
             v
         };
-        let (packed, lens, t) = pack_rows(&[row(0, 2), row(1, 4)], 2, 3).unwrap();
+        let (packed, lens, t) = pack_rows(&[row(0, 2), row(1, 4)], 2, 3, 0).unwrap();
         assert_eq!((lens.as_slice(), t), (&[2, 4][..], 4));
         for b in 0..2 {
             for h in 0..3 {
@@ -129,8 +130,11 @@ mod tests {
                 }
             }
         }
-        assert!(pack_rows(&[vec![1.0; 5]], 2, 3).is_err());
-        assert!(pack_rows(&[vec![]], 2, 3).is_err());
+        assert!(pack_rows(&[vec![1.0; 5]], 2, 3, 0).is_err());
+        assert!(pack_rows(&[vec![]], 2, 3, 0).is_err());
+        // Padded further on request (a CUDA-graph bucket).
+        let (packed, lens, t) = pack_rows(&[row(0, 2)], 2, 3, 5).unwrap();
+        assert_eq!((lens, t, packed.len()), (vec![2], 5, 3 * 5 * 2));
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub(crate) fn check(device: &dyn Engine, cpu: &dyn Engine, bins: usize) -> Resul
     let rows = synthetic_rows(bins);
     let labels = LabelSet::all();
     let want = cpu.run(rows.clone(), labels)?;
+    // Three times: plain, then warm-up and capture of its CUDA graph, then the graph's replay.
+    device.run(rows.clone(), labels)?;
+    device.run(rows.clone(), labels)?;
     let got = device.run(rows, labels)?;
     let shape = device.shape();
     let fail = |message: String| Error::SelfCheck {

@@ -275,3 +275,57 @@ fn loading_on_cuda_without_a_driver_fails_with_one_line() {
         "{text}"
     );
 }
+
+#[test]
+fn cuda_graphs_replay_exactly_what_a_plain_forward_gives() {
+    let b = bind("small");
+    let audio = |n: usize, seed: usize| -> Vec<f32> {
+        (0..n)
+            .map(|k| ((k * (3 + seed)) as f32 * 0.011).sin() * 0.4)
+            .collect()
+    };
+    // Two rows whose longest is 101–150 frames: one 150-frame bucket, lengths varying.
+    let calls: [(usize, usize); 5] = [
+        (20_000, 12_000),
+        (22_000, 5_000),
+        (17_000, 16_500),
+        (20_000, 12_000),
+        (23_500, 23_000),
+    ];
+    let Some(gpu) = b.emulated(Operands::F32) else {
+        return;
+    };
+    for (i, &(n1, n2)) in calls.iter().enumerate() {
+        let specs = vec![b.spec(&audio(n1, i)), b.spec(&audio(n2, i + 7))];
+        let got = gpu.run(specs.clone(), LabelSet::all()).unwrap();
+        // The same batch on a fresh engine runs the plain (uncaptured) forward.
+        let fresh = b.emulated(Operands::F32).unwrap();
+        let plain = fresh.run(specs, LabelSet::all()).unwrap();
+        assert_eq!(got, plain, "call {i}");
+    }
+    // Call 1 ran plain, call 2 warmed up and captured, calls 3–5 replayed.
+    assert_eq!(gpu.graphs(), 1);
+    assert_eq!(gpu.gpu().replays(), 3);
+    // Another label set is another graph; a long batch none.
+    let specs = vec![b.spec(&audio(20_000, 1)), b.spec(&audio(9_000, 2))];
+    for _ in 0..3 {
+        gpu.run(specs.clone(), LabelSet::embedding()).unwrap();
+    }
+    assert_eq!(gpu.graphs(), 2);
+}
+
+#[test]
+fn graph_buckets_pad_to_half_seconds_and_stop_at_large_batches() {
+    use super::graphs::{Key, BUCKET_FRAMES, GRAPH_MAX_FRAMES};
+    let all = LabelSet::all();
+    assert_eq!(Key::new(2, 101, all), Key::new(2, 150, all));
+    assert_ne!(Key::new(2, 150, all), Key::new(2, 151, all));
+    assert_ne!(Key::new(2, 120, all), Key::new(3, 120, all));
+    assert_ne!(
+        Key::new(2, 120, all),
+        Key::new(2, 120, LabelSet::embedding())
+    );
+    assert!(Key::new(1, GRAPH_MAX_FRAMES, all).is_some());
+    assert!(Key::new(1, GRAPH_MAX_FRAMES + 1, all).is_none());
+    assert!(Key::new(GRAPH_MAX_FRAMES / BUCKET_FRAMES + 1, 10, all).is_none());
+}
