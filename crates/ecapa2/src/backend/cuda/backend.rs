@@ -278,12 +278,12 @@ impl<G: Gpu> Cuda<G> {
         Ok(y)
     }
 
-    /// The epilogue from a GEMM result (`y`) or in place (`y` = NULL, `out` read), see
-    /// `kernels.cu`.
+    /// The epilogue from a GEMM result (`y`, holding `pixels` pixels from `p0` on) or in place
+    /// (`y` = NULL: every pixel of `out`), see `kernels.cu`.
     #[allow(clippy::too_many_arguments)]
     fn epilogue(
         &self,
-        y: Ptr,
+        (y, p0, pixels): (Ptr, usize, usize),
         out: &Map<G>,
         c: usize,
         out_offset: usize,
@@ -301,7 +301,8 @@ impl<G: Gpu> Cuda<G> {
                 bias: bias.0,
                 scale: bn.map_or(NULL, |b| b.scale.ptr()),
                 shift: bn.map_or(NULL, |b| b.shift.ptr()),
-                n: (out.pixels() * c) as i64,
+                n: (pixels * c) as i64,
+                p0: p0 as i64,
                 h: i32_of(out.h, "height")?,
                 t: i32_of(out.t, "frames")?,
                 c: i32_of(c, "channels")?,
@@ -323,7 +324,8 @@ impl<G: Gpu> Cuda<G> {
 
     fn matrix_epilogue(&self, y: &Buf<G>, out: &Map<G>, m: &Matrix<G>, relu: bool) -> Result<()> {
         let bias = (m.bias.as_ref().map_or(NULL, Buf::ptr), 0);
-        self.epilogue(y.ptr(), out, out.c, 0, bias, relu, m.bn.as_ref())
+        let whole = (y.ptr(), 0, out.pixels());
+        self.epilogue(whole, out, out.c, 0, bias, relu, m.bn.as_ref())
     }
 
     fn dense(&self, x: &Map<G>, l: &Dense<G>, mode: i32, bn: Option<&Affine<G>>) -> Result<Map<G>> {
@@ -469,26 +471,51 @@ impl<G: Gpu> Backend for Cuda<G> {
             format!("conv of {} channels on {}", l.cin, x.c)
         })?;
         let ho = (x.h - 1) / l.stride + 1;
-        let pixels = x.rows * ho * x.t;
-        let col = self.pool.take(pixels * 9 * x.c * self.storage.size())?;
-        launch(
-            self.gpu(),
-            &params::Im2col3x3 {
-                x: x.ptr(),
-                col: col.ptr(),
-                n: (pixels * 9 * x.c) as i64,
-                rows: i32_of(x.rows, "rows")?,
-                h: i32_of(x.h, "height")?,
-                t: i32_of(x.t, "frames")?,
-                c: i32_of(x.c, "channels")?,
-                ho: i32_of(ho, "height")?,
-                stride: i32_of(l.stride, "stride")?,
-            },
-        )?;
-        let y = self.product(col.ptr(), pixels, &l.m)?;
-        drop(col);
         let out = self.map(x, l.m.n, ho)?;
-        self.matrix_epilogue(&y, &out, &l.m, true)?;
+        let pixels = out.pixels();
+        let chunk = self.gpu().chunk_pixels().clamp(1, pixels.max(1));
+        let col = self.pool.take(chunk * l.m.k * self.storage.size())?;
+        let y = self.pool.take(chunk * l.m.n * 4)?;
+        let bias = (l.m.bias.as_ref().map_or(NULL, Buf::ptr), 0);
+        for p0 in (0..pixels).step_by(chunk) {
+            let n = chunk.min(pixels - p0);
+            launch(
+                self.gpu(),
+                &params::Im2col3x3 {
+                    x: x.ptr(),
+                    col: col.ptr(),
+                    n: (n * l.m.k) as i64,
+                    p0: p0 as i64,
+                    rows: i32_of(x.rows, "rows")?,
+                    h: i32_of(x.h, "height")?,
+                    t: i32_of(x.t, "frames")?,
+                    c: i32_of(x.c, "channels")?,
+                    ho: i32_of(ho, "height")?,
+                    stride: i32_of(l.stride, "stride")?,
+                },
+            )?;
+            self.gpu().gemm(&Gemm {
+                m: l.m.n,
+                n,
+                k: l.m.k,
+                a: l.m.w.ptr(),
+                lda: l.m.n,
+                b: col.ptr(),
+                ldb: l.m.k,
+                c: y.ptr(),
+                ldc: l.m.n,
+                operands: self.storage,
+            })?;
+            self.epilogue(
+                (y.ptr(), p0, n),
+                &out,
+                l.m.n,
+                0,
+                bias,
+                true,
+                l.m.bn.as_ref(),
+            )?;
+        }
         Ok(out)
     }
 
@@ -560,7 +587,7 @@ impl<G: Gpu> Backend for Cuda<G> {
             })?;
         }
         let bias = bias.map_or((NULL, 0), |b| (b.ptr(), b.c));
-        self.epilogue(NULL, x, x.c, 0, bias, true, bn)
+        self.epilogue((NULL, 0, x.pixels()), x, x.c, 0, bias, true, bn)
     }
 
     fn se(&self, l: &Se<G>, x: &mut Map<G>, residual: Option<&Map<G>>) -> Result<()> {
@@ -636,7 +663,15 @@ impl<G: Gpu> Backend for Cuda<G> {
             let y = self.product(col.ptr(), pixels, &d.m)?;
             drop(col);
             let bias = (d.m.bias.as_ref().map_or(NULL, Buf::ptr), 0);
-            self.epilogue(y.ptr(), x, width, g * width, bias, true, Some(bn))?;
+            self.epilogue(
+                (y.ptr(), 0, pixels),
+                x,
+                width,
+                g * width,
+                bias,
+                true,
+                Some(bn),
+            )?;
         }
         Ok(())
     }

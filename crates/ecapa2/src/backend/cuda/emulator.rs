@@ -185,6 +185,11 @@ impl Gpu for Emulator {
         Ok((8 << 30, 8 << 30))
     }
 
+    fn chunk_pixels(&self) -> usize {
+        // Small and odd, so that every test crosses chunk boundaries inside rows and frames.
+        997
+    }
+
     fn size_class(&self, bytes: usize) -> usize {
         // Exact sizes, so that the guard band sits right after what a buffer may hold.
         bytes.max(1).next_multiple_of(8)

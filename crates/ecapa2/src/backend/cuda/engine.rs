@@ -100,7 +100,15 @@ impl<G: Gpu> CudaEngine<G> {
         let network = Network::new(&backend, weights)?;
         let shape = network.shape();
         let (free, total) = backend.gpu().memory()?;
-        let budget = max_memory.unwrap_or((free as f64 * FREE_SHARE) as usize);
+        // The convolutions' chunk buffers come off the top; rows share the rest.
+        let chunks = chunk_bytes(
+            &shape,
+            storage_size(precision),
+            backend.gpu().chunk_pixels(),
+        );
+        let budget = max_memory
+            .unwrap_or((free as f64 * FREE_SHARE) as usize)
+            .saturating_sub(chunks);
         tracing::debug!(
             device = %backend.gpu().describe(),
             free_gb = free as f64 / 1e9,
@@ -120,13 +128,10 @@ impl<G: Gpu> CudaEngine<G> {
         })
     }
 
-    /// Activation bytes per padded frame of one row.
+    /// Activation bytes per padded frame of one row, with the pool's size-class slack (1/8).
     fn frame_bytes(&self) -> usize {
-        frame_bytes(
-            &self.shape,
-            self.bins,
-            storage_size(self.backend.precision()),
-        )
+        let s = storage_size(self.backend.precision());
+        frame_bytes(&self.shape, self.bins, s) * 9 / 8
     }
 
     /// The backend's device memory (tests measure the plan against it).
@@ -155,22 +160,27 @@ fn storage_size(p: Precision) -> usize {
     }
 }
 
-/// Peak activation bytes per frame of one row: the largest of, per LFE block, its input, three
-/// maps of its output (two convolutions' maps and the residual), the im2col matrix and the fp32
-/// GEMM output; and in the GFE, five maps of the widest layer, a Res2Net im2col and two fp32
-/// GEMM outputs.
+/// Peak activation bytes per frame of one row: the largest of, per LFE block, its input and
+/// three maps of its output (two convolutions' maps and the residual; the im2col matrix and fp32
+/// product are per chunk, [`chunk_bytes`]); and in the GFE, five maps of the widest layer, a
+/// Res2Net im2col and two fp32 GEMM outputs.
 pub(crate) fn frame_bytes(shape: &Shape, bins: usize, storage: usize) -> usize {
     let mut h = bins;
     let mut peak = 0;
     for &(cin, cout, stride) in &shape.blocks {
         let ho = (h - 1) / stride + 1;
-        let lfe = (cin * h + 3 * cout * ho + 9 * cin.max(cout) * ho) * storage + cout * ho * 4;
-        peak = peak.max(lfe);
+        peak = peak.max((cin * h + 3 * cout * ho) * storage);
         h = ho;
     }
     let flat = shape.blocks.last().map_or(bins, |b| b.1 * h);
     let wide = shape.tdnn.max(shape.dense).max(flat);
     peak.max((5 * wide + 3 * shape.tdnn) * storage + 2 * wide * 4)
+}
+
+/// Bytes of a 3×3 convolution's per-chunk buffers (im2col matrix, fp32 product), at most.
+pub(crate) fn chunk_bytes(shape: &Shape, storage: usize, chunk: usize) -> usize {
+    let widest = shape.blocks.iter().map(|b| b.0.max(b.1)).max().unwrap_or(0);
+    chunk * widest * (9 * storage + 4)
 }
 
 /// Groups rows (by index) into sub-batches: sorted by length so that rows of similar length
@@ -290,6 +300,39 @@ impl<G: Gpu> Engine for CudaEngine<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full-size ECAPA2 (spec section 3: 20 LFE blocks, 164 then 192 channels, four
+    /// frequency strides; 256 bins).
+    fn full_size() -> Shape {
+        let (c1, c2) = (164, 192);
+        let mut blocks = vec![(1, c1, 1)];
+        for i in 2..=20 {
+            let cin = if i <= 10 { c1 } else { c2 };
+            let cout = if i < 10 { c1 } else { c2 };
+            let stride = if [4, 8, 12, 16].contains(&i) { 2 } else { 1 };
+            blocks.push((cin, cout, stride));
+        }
+        Shape {
+            blocks,
+            tdnn: 1024,
+            dense: 1536,
+            embedding: 192,
+            min_frames: 4,
+        }
+    }
+
+    #[test]
+    fn full_size_plan_at_64_by_3_s_is_below_pytorch_fp16_peak() {
+        // 64 × 3 s = 64 rows of 301 frames, f16 storage: the plan's activations plus the
+        // convolutions' chunk buffers. PyTorch fp16 autocast measured 9.2 GiB at this batch on
+        // an H200 (issue 20); this is our plan (an upper bound), not a device measurement.
+        let s = full_size();
+        let per_frame = frame_bytes(&s, 256, 2) * 9 / 8;
+        let planned = 64 * 301 * per_frame + chunk_bytes(&s, 2, 1 << 15);
+        let gib = planned as f64 / (1u64 << 30) as f64;
+        eprintln!("full size, 64 × 3 s, f16: plan {gib:.2} GiB ({per_frame} B per frame)");
+        assert!(gib < 9.2, "{gib:.2} GiB");
+    }
 
     #[test]
     fn rows_group_by_length_within_the_budget() {

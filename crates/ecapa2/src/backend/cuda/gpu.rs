@@ -61,10 +61,21 @@ pub(crate) struct Graph(pub u64);
 pub(crate) trait Gpu: Send + Sync + 'static {
     /// The device and its libraries, for logs (`cuda:0 NVIDIA H100 (sm_90), cuBLAS 12.8`).
     fn describe(&self) -> String;
-    /// The size actually allocated for `bytes`: a power of two of at least 64 KiB, so that
-    /// cached buffers serve maps of nearby lengths (at most 2× the bytes asked for).
+    /// The size actually allocated for `bytes`, so that cached buffers serve maps of nearby
+    /// lengths: a power of two up to 1 MiB (at least 64 KiB), above it eight classes per
+    /// octave (at most 1/8 more than asked for, where the bytes are).
     fn size_class(&self, bytes: usize) -> usize {
-        bytes.max(1 << 16).next_power_of_two()
+        let octave = bytes.max(1 << 16).next_power_of_two();
+        if octave <= 1 << 20 {
+            octave
+        } else {
+            bytes.next_multiple_of(octave / 8)
+        }
+    }
+    /// Output pixels per chunk of a 3×3 convolution: its im2col matrix and fp32 product hold
+    /// one chunk, not the batch (a batch of 64 × 3 s would need 9× its input map otherwise).
+    fn chunk_pixels(&self) -> usize {
+        1 << 15
     }
     /// Device memory: (free, total) bytes.
     fn memory(&self) -> Result<(usize, usize)>;

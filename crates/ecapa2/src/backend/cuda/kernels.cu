@@ -54,11 +54,12 @@ EC_DEVICE void st(act* p, i64 i, float v) { p[i] = v; }
 
 // ---- 3×3 convolution (stride (s, 1), zero padding 1) as im2col + GEMM ----
 
-// col[(row, ho, t)][(kh, kw, ci)] = x[row][ho·s + kh − 1][t + kw − 1][ci], zero outside.
+// col[(row, ho, t)][(kh, kw, ci)] = x[row][ho·s + kh − 1][t + kw − 1][ci], zero outside, for
+// the output pixels p0 .. p0 + n / (9c) (a chunk: the matrix never holds a whole batch).
 struct Im2col3x3 {
     const act* x;
     act* col;
-    i64 n;
+    i64 n, p0;
     int rows, h, t, c, ho, stride;
 };
 
@@ -66,7 +67,7 @@ EC_KERNEL im2col3x3(const Im2col3x3 p) {
     i64 i = THREAD_INDEX;
     if (i >= p.n) return;
     i64 k9 = 9 * (i64)p.c;
-    i64 m = i / k9;
+    i64 m = p.p0 + i / k9;
     int kk = (int)(i % k9);
     int ci = kk % p.c, tap = kk / p.c;
     int kh = tap / 3, kw = tap % 3;
@@ -84,7 +85,8 @@ EC_KERNEL im2col3x3(const Im2col3x3 p) {
 // ---- the epilogue after every product, and in-place activation ----
 
 // out[pixel·out_ld + out_offset + c] = ((y + bias) → ReLU if relu) · scale + shift, where y is
-// an fp32 GEMM result (`y`) or the activation itself (`y_act`, in place); zero on padded frames.
+// an fp32 GEMM result (`y`, for the pixels from p0 on) or the activation itself (`y_act`, in
+// place, p0 = 0); zero on padded frames.
 // `bias` is per channel (bias_stride 0) or per row and channel (bias_stride = c); each of
 // bias/scale/shift may be null.
 struct Epilogue {
@@ -95,20 +97,20 @@ struct Epilogue {
     const float* bias;
     const float* scale;
     const float* shift;
-    i64 n;
+    i64 n, p0;
     int h, t, c, bias_stride, relu, out_ld, out_offset;
 };
 
 EC_KERNEL epilogue(const Epilogue p) {
     i64 i = THREAD_INDEX;
     if (i >= p.n) return;
-    i64 pixel = i / p.c;
+    i64 pixel = p.p0 + i / p.c;
     int c = (int)(i % p.c);
     int t = (int)(pixel % p.t);
     i64 row = pixel / ((i64)p.t * p.h);
     float v = 0.0f;
     if (t < p.lens[row]) {
-        v = p.y ? p.y[i] : ld(p.y_act, i);
+        v = p.y ? p.y[i] : ld(p.y_act, pixel * p.c + c);
         if (p.bias) v += p.bias[row * p.bias_stride + c];
         if (p.relu) v = v > 0.0f ? v : 0.0f;
         if (p.scale) v = v * p.scale[c] + p.shift[c];

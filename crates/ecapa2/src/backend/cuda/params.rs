@@ -85,13 +85,13 @@ macro_rules! params {
 
 params!(
     /// im2col for a 3×3 convolution.
-    Im2col3x3 => Im2col3x3 { x: Ptr, col: Ptr, n: i64, rows: i32, h: i32, t: i32, c: i32, ho: i32, stride: i32 }
+    Im2col3x3 => Im2col3x3 { x: Ptr, col: Ptr, n: i64, p0: i64, rows: i32, h: i32, t: i32, c: i32, ho: i32, stride: i32 }
 );
 params!(
     /// Bias, ReLU, folded BN and the padding mask after a product (or in place).
     Epilogue => Epilogue {
         y: Ptr, y_act: Ptr, out: Ptr, lens: Ptr, bias: Ptr, scale: Ptr, shift: Ptr,
-        n: i64, h: i32, t: i32, c: i32, bias_stride: i32, relu: i32, out_ld: i32, out_offset: i32,
+        n: i64, p0: i64, h: i32, t: i32, c: i32, bias_stride: i32, relu: i32, out_ld: i32, out_offset: i32,
     }
 );
 params!(

@@ -4,7 +4,8 @@
 //! self-check (including that it catches a wrong result).
 
 use super::emulator::Emulator;
-use super::engine::{frame_bytes, CudaEngine};
+use super::engine::{chunk_bytes, frame_bytes, CudaEngine};
+use super::gpu::Gpu;
 use super::gpu::Operands;
 use super::self_check::{self, cosine, rel_l2};
 use crate::backend::cpu::CpuEngine;
@@ -191,7 +192,8 @@ fn mixed_length_batch_rows_equal_each_row_alone() {
         }
         // What a batch held at most stays within the plan for the longest row × rows.
         let frames = specs.iter().map(|s| s.1).max().unwrap();
-        let planned = specs.len() * frames * frame_bytes(gpu.shape(), b.bins(), storage.size());
+        let planned = specs.len() * frames * frame_bytes(gpu.shape(), b.bins(), storage.size())
+            + chunk_bytes(gpu.shape(), storage.size(), gpu.gpu().chunk_pixels());
         eprintln!(
             "{name} {storage:?}: batch of {}: peak activations {peak} B, plan {planned} B",
             specs.len()
