@@ -25,6 +25,7 @@ mod graphs;
 mod libraries;
 mod memory;
 mod nvrtc;
+mod ops;
 mod pack;
 mod params;
 mod self_check;
