@@ -225,7 +225,7 @@ class Ecapa2:
         return cls(
             _Model.load(
                 os.fsdecode(path),
-                *_settings(threads, precision, max_memory, device, skip_self_check),
+                _settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 
@@ -251,7 +251,7 @@ class Ecapa2:
         return cls(
             _Model.from_bytes(
                 data,
-                *_settings(threads, precision, max_memory, device, skip_self_check),
+                _settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 
@@ -272,7 +272,7 @@ class Ecapa2:
         return cls(
             _Model.from_hub(
                 revision,
-                *_settings(threads, precision, max_memory, device, skip_self_check),
+                _settings(threads, precision, max_memory, device, skip_self_check),
             )
         )
 

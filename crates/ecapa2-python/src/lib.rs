@@ -125,40 +125,53 @@ fn labels(label: &str) -> PyResult<LabelSet> {
     label.parse().map_err(engine_err)
 }
 
-/// The loaders' options. `precision`: only when given (`None`: the device's default, f32 on
-/// the CPU, f16 on CUDA). `library_dirs`: folders holding the CUDA libraries (the Python
-/// package passes `ECAPA2_CUDA_LIBRARY_PATH` and NVIDIA's pip packages for a CUDA device).
-fn options(
-    threads: Option<usize>,
-    precision: Option<&str>,
-    max_memory: Option<usize>,
-    device: &str,
-    skip_self_check: bool,
-    library_dirs: Option<Vec<PathBuf>>,
-) -> PyResult<Options> {
-    let device: Device = device
-        .parse()
-        .map_err(|e: ecapa2::UnknownDevice| PyValueError::new_err(e.to_string()))?;
-    let mut o = Options::new()
-        .device(device)
-        .skip_self_check(skip_self_check)
-        .library_dirs(library_dirs.unwrap_or_default());
-    if let Some(p) = precision {
-        let p: Precision = p
+/// The loaders' settings, as the Python package's `_settings` returns them: `(threads,
+/// precision, max_memory, device, skip_self_check, library_dirs)`. `precision`: only when given
+/// (`None`: the device's default, f32 on the CPU, f16 on CUDA). `library_dirs`: folders holding
+/// the CUDA libraries (the package passes `ECAPA2_CUDA_LIBRARY_PATH` and NVIDIA's pip packages
+/// for a CUDA device).
+/// A diarization as Python receives it: turns `(start, end, speaker)` and each speaker's
+/// centroid.
+type Diarized = (Vec<(f64, f64, String)>, Vec<(String, Vec<f32>)>);
+
+#[derive(FromPyObject)]
+struct Settings(
+    Option<usize>,
+    Option<String>,
+    Option<usize>,
+    String,
+    bool,
+    Option<Vec<PathBuf>>,
+);
+
+impl Settings {
+    /// The engine's options.
+    fn options(self) -> PyResult<Options> {
+        let Settings(threads, precision, max_memory, device, skip_self_check, library_dirs) = self;
+        let device: Device = device
             .parse()
-            .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
-        o = o.precision(p);
-    }
-    if let Some(t) = threads {
-        if t == 0 {
-            return Err(PyValueError::new_err("threads must be at least 1"));
+            .map_err(|e: ecapa2::UnknownDevice| PyValueError::new_err(e.to_string()))?;
+        let mut o = Options::new()
+            .device(device)
+            .skip_self_check(skip_self_check)
+            .library_dirs(library_dirs.unwrap_or_default());
+        if let Some(p) = precision {
+            let p: Precision = p
+                .parse()
+                .map_err(|e: ecapa2::UnknownPrecision| PyValueError::new_err(e.to_string()))?;
+            o = o.precision(p);
         }
-        o = o.threads(t);
+        if let Some(t) = threads {
+            if t == 0 {
+                return Err(PyValueError::new_err("threads must be at least 1"));
+            }
+            o = o.threads(t);
+        }
+        if let Some(m) = max_memory {
+            o = o.max_memory(m);
+        }
+        Ok(o)
     }
-    if let Some(m) = max_memory {
-        o = o.max_memory(m);
-    }
-    Ok(o)
 }
 
 /// Python bytes the engine reads in place while it binds a model.
@@ -274,26 +287,9 @@ fn rows_to_array<'py>(
 impl Model {
     /// Loads a TorchScript archive.
     #[staticmethod]
-    #[pyo3(signature = (path, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn load(
-        py: Python<'_>,
-        path: PathBuf,
-        threads: Option<usize>,
-        precision: Option<&str>,
-        max_memory: Option<usize>,
-        device: &str,
-        skip_self_check: bool,
-        library_dirs: Option<Vec<PathBuf>>,
-    ) -> PyResult<Self> {
-        let options = options(
-            threads,
-            precision,
-            max_memory,
-            device,
-            skip_self_check,
-            library_dirs,
-        )?;
+    #[pyo3(signature = (path, settings))]
+    fn load(py: Python<'_>, path: PathBuf, settings: Settings) -> PyResult<Self> {
+        let options = settings.options()?;
         if !path.exists() {
             return Err(PyFileNotFoundError::new_err(format!(
                 "{}: no such file",
@@ -312,26 +308,9 @@ impl Model {
     /// Loads an archive from `bytes` or a 1-D numpy `uint8` array, read in place when the
     /// array is read-only and contiguous (copied otherwise).
     #[staticmethod]
-    #[pyo3(signature = (data, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn from_bytes(
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-        threads: Option<usize>,
-        precision: Option<&str>,
-        max_memory: Option<usize>,
-        device: &str,
-        skip_self_check: bool,
-        library_dirs: Option<Vec<PathBuf>>,
-    ) -> PyResult<Self> {
-        let options = options(
-            threads,
-            precision,
-            max_memory,
-            device,
-            skip_self_check,
-            library_dirs,
-        )?;
+    #[pyo3(signature = (data, settings))]
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>, settings: Settings) -> PyResult<Self> {
+        let options = settings.options()?;
         let inner = if data.is_instance_of::<PyBytes>() {
             // Bytes are immutable: read in place with the GIL released.
             let held = Held(data.extract()?);
@@ -359,26 +338,9 @@ impl Model {
 
     /// Fetches the official archive into the Hugging Face cache and loads it.
     #[staticmethod]
-    #[pyo3(signature = (revision=None, threads=None, precision=None, max_memory=None, device="cpu", skip_self_check=false, library_dirs=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn from_hub(
-        py: Python<'_>,
-        revision: Option<String>,
-        threads: Option<usize>,
-        precision: Option<&str>,
-        max_memory: Option<usize>,
-        device: &str,
-        skip_self_check: bool,
-        library_dirs: Option<Vec<PathBuf>>,
-    ) -> PyResult<Self> {
-        let options = options(
-            threads,
-            precision,
-            max_memory,
-            device,
-            skip_self_check,
-            library_dirs,
-        )?;
+    #[pyo3(signature = (revision, settings))]
+    fn from_hub(py: Python<'_>, revision: Option<String>, settings: Settings) -> PyResult<Self> {
+        let options = settings.options()?;
         let hub = ecapa2_hub::HubConfig::from_env();
         let inner = py
             .detach(|| Ecapa2::from_hub_with(&hub, revision.as_deref(), options))
@@ -497,7 +459,7 @@ impl Model {
         clustering: &str,
         threshold: Option<f64>,
         exclusive: bool,
-    ) -> PyResult<(Vec<(f64, f64, String)>, Vec<(String, Vec<f32>)>)> {
+    ) -> PyResult<Diarized> {
         use ecapa2_diarize::cluster::ahc::AhcOptions;
         let clustering = match (clustering, threshold) {
             ("nmesc", None) => ecapa2_diarize::Clustering::default(),

@@ -15,7 +15,6 @@ use super::params::{self, Ptr, NULL};
 use crate::backend::Axis;
 use crate::error::{Error, Result};
 use crate::network::layers::{BatchNorm, Linear};
-use crate::Precision;
 use std::sync::Arc;
 
 /// The CUDA backend over device `G`.
@@ -24,16 +23,12 @@ pub(crate) struct Cuda<G: Gpu> {
     pub(super) storage: Operands,
 }
 
-/// Each row's frame count on the device; shared by every map of a batch.
-pub(crate) struct Lens<G: Gpu> {
-    pub(super) dev: Buf<G>,
-}
-
 /// A batch of activations (`[rows][h][t][c]`, storage type) or of per-row fp32 vectors
 /// (`h = t = 1`).
 pub(crate) struct Map<G: Gpu> {
     pub(super) buf: Buf<G>,
-    pub(super) lens: Arc<Lens<G>>,
+    /// Each row's frame count on the device, shared by every map of the batch.
+    pub(super) lens: Arc<Buf<G>>,
     pub(super) rows: usize,
     pub(super) c: usize,
     pub(super) h: usize,
@@ -46,7 +41,7 @@ impl<G: Gpu> Map<G> {
         self.buf.ptr()
     }
     pub(super) fn lens(&self) -> Ptr {
-        self.lens.dev.ptr()
+        self.lens.ptr()
     }
     pub(super) fn pixels(&self) -> usize {
         self.rows * self.h * self.t
@@ -112,12 +107,8 @@ pub(super) fn i32_of(v: usize, what: &str) -> Result<i32> {
 }
 
 impl<G: Gpu> Cuda<G> {
-    /// A backend on `gpu` computing in `precision` (f16 or f32; anything else runs f32).
-    pub fn new(gpu: Arc<G>, precision: Precision) -> Self {
-        let storage = match precision {
-            Precision::F16 => Operands::F16,
-            _ => Operands::F32,
-        };
+    /// A backend on `gpu` with activations stored as `storage`.
+    pub fn new(gpu: Arc<G>, storage: Operands) -> Self {
         Self {
             pool: Pool::new(gpu),
             storage,
@@ -143,9 +134,7 @@ impl<G: Gpu> Cuda<G> {
         min_t: usize,
     ) -> Result<(Map<G>, (Ptr, Ptr))> {
         let (packed, lens, t) = pack::pack_rows(rows, c, h, min_t)?;
-        let lens = Arc::new(Lens {
-            dev: self.pool.upload(&lens)?,
-        });
+        let lens = Arc::new(self.pool.upload(&lens)?);
         let map = Map {
             buf: self.stored(&packed)?,
             lens,

@@ -30,6 +30,8 @@ pub(crate) struct CudaEngine<G: Gpu> {
     network: Network<Cuda<G>>,
     shape: Shape,
     bins: usize,
+    /// Activation bytes per padded frame of one row.
+    frame_bytes: usize,
     /// Bytes of activations one sub-batch may hold.
     budget: usize,
     /// One forward at a time (the backend issues everything on one stream), with the CUDA
@@ -50,15 +52,12 @@ pub(crate) fn engine(
     let precision = options.resolved_precision();
     let storage = storage_for(options.device, precision)?;
     let gpu = CudaGpu::new(ordinal, storage, &options.library_dirs)?;
-    tracing::warn!(
-        "CUDA support is experimental: not yet verified on a GPU by this project's device run"
-    );
     let engine = CudaEngine::new(
         options.device,
         Arc::new(gpu),
         weights,
         bins,
-        precision,
+        storage,
         options.max_memory,
     )?;
     if options.skip_self_check {
@@ -87,25 +86,21 @@ fn storage_for(device: Device, precision: Precision) -> Result<Operands> {
 }
 
 impl<G: Gpu> CudaEngine<G> {
-    /// Prepares `weights` on `gpu`.
+    /// Prepares `weights` on `gpu` with activations stored as `storage`.
     pub fn new(
         device: Device,
         gpu: Arc<G>,
         weights: &NetworkWeights,
         bins: usize,
-        precision: Precision,
+        storage: Operands,
         max_memory: Option<usize>,
     ) -> Result<Self> {
-        let backend = Cuda::new(gpu, precision);
+        let backend = Cuda::new(gpu, storage);
         let network = Network::new(&backend, weights)?;
         let shape = network.shape();
         let (free, total) = backend.gpu().memory()?;
         // The convolutions' chunk buffers come off the top; rows share the rest.
-        let chunks = chunk_bytes(
-            &shape,
-            storage_size(precision),
-            backend.gpu().chunk_pixels(),
-        );
+        let chunks = chunk_bytes(&shape, storage.size(), backend.gpu().chunk_pixels());
         let budget = max_memory
             .unwrap_or((free as f64 * FREE_SHARE) as usize)
             .saturating_sub(chunks);
@@ -121,6 +116,8 @@ impl<G: Gpu> CudaEngine<G> {
             device,
             backend,
             network,
+            // The pool's size classes add up to 1/8.
+            frame_bytes: frame_bytes(&shape, bins, storage.size()) * 9 / 8,
             shape,
             bins,
             budget,
@@ -128,10 +125,13 @@ impl<G: Gpu> CudaEngine<G> {
         })
     }
 
-    /// Activation bytes per padded frame of one row, with the pool's size-class slack (1/8).
-    fn frame_bytes(&self) -> usize {
-        let s = storage_size(self.backend.precision());
-        frame_bytes(&self.shape, self.bins, s) * 9 / 8
+    /// The refusal of a row of `frames` frames (`seconds` long) that cannot fit the budget.
+    fn too_long(&self, frames: usize, seconds: f64) -> Error {
+        Error::TooLong {
+            seconds,
+            needed_gb: frames.saturating_mul(self.frame_bytes) as f64 / 1e9,
+            limit_gb: self.budget as f64 / 1e9,
+        }
     }
 
     /// The backend's device memory (tests measure the plan against it).
@@ -150,13 +150,6 @@ impl<G: Gpu> CudaEngine<G> {
     #[cfg(test)]
     pub fn gpu(&self) -> &G {
         self.backend.gpu()
-    }
-}
-
-fn storage_size(p: Precision) -> usize {
-    match p {
-        Precision::F16 => 2,
-        _ => 4,
     }
 }
 
@@ -242,29 +235,19 @@ impl<G: Gpu> Engine for CudaEngine<G> {
     }
 
     fn plan(&self, frames: usize, seconds: f64) -> Result<Execution> {
-        let needed = frames.saturating_mul(self.frame_bytes());
-        if needed > self.budget {
-            return Err(Error::TooLong {
-                seconds,
-                needed_gb: needed as f64 / 1e9,
-                limit_gb: self.budget as f64 / 1e9,
-            });
+        if frames.saturating_mul(self.frame_bytes) > self.budget {
+            return Err(self.too_long(frames, seconds));
         }
         Ok(Execution::Whole)
     }
 
     fn run(&self, rows: Vec<SpecRow>, labels: LabelSet) -> Result<Vec<Vec<f32>>> {
         let frames: Vec<usize> = rows.iter().map(|r| r.1).collect();
-        let groups = group_rows(&frames, self.frame_bytes(), self.budget).map_err(|row| {
-            let e = self.plan(frames[row], frames[row] as f64 / 100.0);
-            Error::InBatch {
+        let groups =
+            group_rows(&frames, self.frame_bytes, self.budget).map_err(|row| Error::InBatch {
                 row,
-                source: Box::new(e.err().unwrap_or(Error::Device {
-                    device: self.device.to_string(),
-                    message: "row does not fit the memory budget".into(),
-                })),
-            }
-        })?;
+                source: Box::new(self.too_long(frames[row], frames[row] as f64 / 100.0)),
+            })?;
         let mut specs: Vec<Option<Vec<f32>>> = rows.into_iter().map(|r| Some(r.0)).collect();
         let mut out = vec![Vec::new(); specs.len()];
         // A panic elsewhere cannot leave the device state half-written: take the lock anyway.

@@ -13,7 +13,7 @@ use crate::backend::{Engine, SpecRow};
 use crate::frontend::Spectrogram;
 use crate::labels::{Label, LabelSet};
 use crate::options::Options;
-use crate::{Device, Precision};
+use crate::Device;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -76,10 +76,6 @@ impl Bound {
             }
             Err(e) => panic!("{e}"),
         };
-        let precision = match storage {
-            Operands::F16 => Precision::F16,
-            Operands::F32 => Precision::F32,
-        };
         let bins = self.bins();
         Some(
             CudaEngine::new(
@@ -87,7 +83,7 @@ impl Bound {
                 Arc::new(emu),
                 &self.bound.network,
                 bins,
-                precision,
+                storage,
                 None,
             )
             .unwrap(),
@@ -247,7 +243,7 @@ fn self_check_passes_and_catches_a_wrong_device() {
         Arc::new(emu),
         &broken,
         b.bins(),
-        Precision::F32,
+        Operands::F32,
         None,
     )
     .unwrap();
